@@ -1,0 +1,1 @@
+"""The ``bingo-scheduler`` command line."""

@@ -1,0 +1,89 @@
+"""Every error Bingo raises on purpose.
+
+Each error a user can meet names the thing that is wrong (key, plugin, task type, row id)
+and what was expected. The CLI maps :class:`UsageError` subclasses to exit code 2 and
+:class:`ServiceUnavailable` to exit code 1.
+"""
+
+from __future__ import annotations
+
+
+class BingoError(Exception):
+    """Base class of all of Bingo's own errors."""
+
+
+class UsageError(BingoError):
+    """Bad input from the user: a config value, a payload, a spec, an option (exit 2)."""
+
+
+class ConfigError(UsageError):
+    """A configuration key has an invalid value or is unknown."""
+
+
+class RegistrationError(UsageError, ValueError):
+    """A plugin registered something invalid (names the plugin)."""
+
+
+class PluginLoadError(BingoError):
+    """A plugin could not be imported or failed while registering."""
+
+    def __init__(self, plugin: str, reason: str) -> None:
+        super().__init__(f"plugin {plugin!r}: {reason}")
+        self.plugin = plugin
+        self.reason = reason
+
+
+class UnknownTaskType(UsageError):
+    """No plugin registered this task type."""
+
+    def __init__(self, task_type: str) -> None:
+        super().__init__(f"unknown task type {task_type!r}: no installed plugin registers it")
+        self.task_type = task_type
+
+
+class PayloadError(UsageError):
+    """A payload does not match the model of its task type."""
+
+
+class OptionError(UsageError):
+    """A task option has an unknown name or an invalid value."""
+
+
+class CronSpecError(UsageError):
+    """A cron spec or time zone is not valid."""
+
+
+class DuplicateTaskError(UsageError):
+    """A task with this id already exists in the queue."""
+
+
+class UniqueTaskError(UsageError):
+    """An identical task (type + payload) holds the unique lock in this queue."""
+
+
+class TaskNotFound(UsageError):
+    """No task with this id in this queue."""
+
+
+class ServiceUnavailable(BingoError):
+    """A service Bingo needs (Redis, the database) does not answer (exit 1)."""
+
+    def __init__(self, service: str, address: str, reason: str, hint: str = "") -> None:
+        text = f"{service} at {address} is not reachable: {reason}"
+        if hint:
+            text += f" ({hint})"
+        super().__init__(text)
+        self.service = service
+        self.address = address
+
+
+class SkipRetry(BingoError):  # noqa: N818 - public name fixed by the product contract
+    """Raised by a handler to archive its task at once, without further retries."""
+
+
+class TaskTimeout(BingoError):
+    """A handler ran past its task's timeout or deadline."""
+
+
+class MalformedTask(BingoError):
+    """A message in Redis could not be decoded."""
