@@ -1,0 +1,22 @@
+"""The store: SQLAlchemy model of ``sys_crontab`` and the engine (MySQL or SQLite).
+
+``sqlalchemy`` is imported only inside this package; the rest of Bingo uses
+:class:`Store` and the plain :class:`CrontabRow` it returns.
+"""
+
+from __future__ import annotations
+
+from .models import DISABLED, ENABLED, TABLE, Base, SysCrontab
+from .store import KEEP, CrontabRow, Store, store_from_settings
+
+__all__ = [
+    "DISABLED",
+    "ENABLED",
+    "KEEP",
+    "TABLE",
+    "Base",
+    "CrontabRow",
+    "Store",
+    "SysCrontab",
+    "store_from_settings",
+]

@@ -1,0 +1,137 @@
+"""The SQLAlchemy engine: URL checks, pool settings and one-line database errors."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, exc
+from sqlalchemy.engine import URL, Engine, make_url
+
+from ..errors import ConfigError, ServiceUnavailable
+
+#: Seconds a SQLite connection waits for another process's write lock.
+SQLITE_BUSY_TIMEOUT = 5.0
+#: Seconds to wait for a MySQL server to accept a connection / answer a query.
+MYSQL_CONNECT_TIMEOUT = 5
+MYSQL_IO_TIMEOUT = 30
+
+# MySQL client/server error codes that get a specific hint.
+_CANT_CONNECT = {2002, 2003, 2005, 2006, 2013, 2055}
+_ACCESS_DENIED = {1044, 1045, 1698}
+_UNKNOWN_DATABASE = 1049
+_NO_SUCH_TABLE = 1146
+_INIT_HINT = "create it with `bingo-scheduler db init`"
+
+
+def parse_url(url: str | URL) -> URL:
+    """Parse a SQLAlchemy URL, raising :class:`ConfigError` naming it when it is malformed."""
+    try:
+        return make_url(url)
+    except exc.ArgumentError as error:
+        raise ConfigError(f"database.url {str(url)!r}: {error}") from None
+
+
+def display_url(url: URL) -> str:
+    """The URL as shown in messages: the password is masked."""
+    return url.render_as_string(hide_password=True)
+
+
+def is_mysql(url: URL) -> bool:
+    """Whether the URL points at MySQL or MariaDB."""
+    return url.get_backend_name() in ("mysql", "mariadb")
+
+
+def build_engine(
+    url: URL,
+    *,
+    pool_size: int | None = None,
+    max_overflow: int | None = None,
+    pool_recycle: float | None = None,
+) -> Engine:
+    """Create the engine for ``url`` with Bingo's timeouts and pool settings."""
+    backend = url.get_backend_name()
+    kwargs: dict[str, Any] = {}
+    connect_args: dict[str, Any] = {}
+    if backend == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise ServiceUnavailable(
+                    "database",
+                    display_url(url),
+                    f"cannot create the folder {str(folder)!r}: {error.strerror}",
+                    "check the path in database.url",
+                ) from None
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False}
+    elif is_mysql(url):
+        if "charset" not in url.query:
+            url = url.update_query_dict({"charset": "utf8mb4"})
+        if url.get_driver_name() == "pymysql":
+            connect_args = {
+                "connect_timeout": MYSQL_CONNECT_TIMEOUT,
+                "read_timeout": MYSQL_IO_TIMEOUT,
+                "write_timeout": MYSQL_IO_TIMEOUT,
+            }
+        kwargs["pool_pre_ping"] = True
+        if pool_size is not None:
+            kwargs["pool_size"] = max(1, pool_size)
+        if max_overflow is not None:
+            kwargs["max_overflow"] = max(0, max_overflow)
+        if pool_recycle:
+            kwargs["pool_recycle"] = max(1, int(pool_recycle))
+    try:
+        return create_engine(url, connect_args=connect_args, **kwargs)
+    except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as error:
+        hint = " (install it: pip install 'bingo-scheduler[mysql]')" if is_mysql(url) else ""
+        raise ConfigError(
+            f"database.url {display_url(url)!r}: cannot load the driver: {error}{hint}"
+        ) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def describe(error: BaseException, url: URL) -> tuple[str, str]:
+    """``(reason, hint)`` for a database error, each one line."""
+    orig = getattr(error, "orig", None) or error
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    code = args[0] if args and isinstance(args[0], int) else None
+    if code is not None and len(args) > 1:
+        reason = f"({code}) {args[1]}"
+    else:
+        reason = str(orig) or type(orig).__name__
+    reason = _one_line(reason)
+    hint = ""
+    lowered = reason.lower()
+    if code in _CANT_CONNECT:
+        hint = "is the server running? check mysql.host or database.url"
+    elif code in _ACCESS_DENIED:
+        hint = "check mysql.username and mysql.password"
+    elif code == _UNKNOWN_DATABASE:
+        hint = f"create it: CREATE DATABASE `{url.database}` CHARACTER SET utf8mb4"
+    elif code == _NO_SUCH_TABLE or "no such table" in lowered:
+        hint = _INIT_HINT
+    elif isinstance(orig, sqlite3.OperationalError):
+        if "unable to open" in lowered:
+            hint = "check the path in database.url and that it is writable"
+        elif "locked" in lowered:
+            hint = f"another process held the write lock longer than {SQLITE_BUSY_TIMEOUT:g}s"
+    return reason, hint
+
+
+@contextlib.contextmanager
+def translate_errors(url: URL) -> Iterator[None]:
+    """Turn any SQLAlchemy/driver error into a one-line :class:`ServiceUnavailable`."""
+    try:
+        yield
+    except (exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
+        reason, hint = describe(error, url)
+        raise ServiceUnavailable("database", display_url(url), reason, hint) from error

@@ -1,0 +1,221 @@
+"""The :class:`Store`: engine, schema creation and the ``sys_crontab`` operations."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, insert, inspect, select, update
+from sqlalchemy.engine import URL
+
+from ..durations import parse_duration
+from .engine import build_engine, display_url, is_mysql, parse_url, translate_errors
+from .models import ENABLED, TABLE, Base, SysCrontab
+
+_T = cast(Table, SysCrontab.__table__)
+_COLUMNS = (
+    _T.c.id,
+    _T.c.name,
+    _T.c.type,
+    _T.c.spec,
+    _T.c.payload,
+    _T.c.status,
+    _T.c.created_at,
+    _T.c.updated_at,
+)
+
+
+class _Keep(enum.Enum):
+    KEEP = "keep"
+
+
+#: Default of :meth:`Store.update` arguments: leave the column as it is.
+KEEP = _Keep.KEEP
+
+
+@dataclass(frozen=True, slots=True)
+class CrontabRow:
+    """One ``sys_crontab`` row as plain data (``payload`` is the JSON text as stored)."""
+
+    id: int
+    name: str
+    type: str
+    spec: str
+    payload: str | None
+    status: int
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the row runs (``status`` 1)."""
+        return self.status == ENABLED
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as a JSON-ready dict (timestamps as ISO strings)."""
+        data = asdict(self)
+        for key in ("created_at", "updated_at"):
+            value = data[key]
+            data[key] = value.isoformat(sep=" ") if value is not None else None
+        return data
+
+
+def _now() -> datetime:
+    # Naive local wall-clock time, as the original service wrote these columns.
+    return datetime.now().replace(microsecond=0)
+
+
+class Store:
+    """Bingo's database: ``Store(url)``; MySQL through PyMySQL, or a SQLite file.
+
+    Every database failure (server down, bad credentials, unknown database, missing
+    table) is raised as a one-line :class:`~bingo_core.errors.ServiceUnavailable`.
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_recycle: float | None = None,
+    ) -> None:
+        self.url = parse_url(url)
+        self.engine = build_engine(
+            self.url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=pool_recycle
+        )
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password masked, for messages."""
+        return display_url(self.url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this store is a SQLite file."""
+        return self.url.get_backend_name() == "sqlite"
+
+    def __repr__(self) -> str:
+        return f"Store({self.display_url!r})"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def ping(self) -> None:
+        """Connect and run a trivial query; raises ServiceUnavailable when that fails."""
+        with translate_errors(self.url), self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def has_schema(self) -> bool:
+        """Whether the ``sys_crontab`` table exists."""
+        with translate_errors(self.url), self.engine.connect() as conn:
+            return bool(inspect(conn).has_table(TABLE))
+
+    def init_schema(self) -> bool:
+        """Create the tables that are missing; return True when ``sys_crontab`` was created."""
+        with translate_errors(self.url), self.engine.begin() as conn:
+            existed = inspect(conn).has_table(TABLE)
+            Base.metadata.create_all(conn, checkfirst=True)
+        return not existed
+
+    def rows(self) -> list[CrontabRow]:
+        """Every ``sys_crontab`` row, ordered by id."""
+        stmt = select(*_COLUMNS).order_by(_T.c.id)
+        with translate_errors(self.url), self.engine.connect() as conn:
+            return [CrontabRow(*row) for row in conn.execute(stmt)]
+
+    def get(self, row_id: int) -> CrontabRow | None:
+        """The row ``row_id``, or None when there is none."""
+        stmt = select(*_COLUMNS).where(_T.c.id == row_id)
+        with translate_errors(self.url), self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return CrontabRow(*row) if row is not None else None
+
+    def add(
+        self,
+        name: str,
+        type: str,
+        spec: str,
+        payload: str | None = None,
+        status: int = ENABLED,
+    ) -> int:
+        """Insert a row; return its id."""
+        now = _now()
+        stmt = insert(_T).values(
+            name=name,
+            type=type,
+            spec=spec,
+            payload=payload,
+            status=status,
+            created_at=now,
+            updated_at=now,
+        )
+        with translate_errors(self.url), self.engine.begin() as conn:
+            result = conn.execute(stmt)
+            key = result.inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+    def update(
+        self,
+        row_id: int,
+        *,
+        name: str | _Keep = KEEP,
+        type: str | _Keep = KEEP,
+        spec: str | _Keep = KEEP,
+        payload: str | _Keep | None = KEEP,
+        status: int | _Keep = KEEP,
+    ) -> bool:
+        """Change the given columns of row ``row_id``; return False when there is no such row."""
+        given = {"name": name, "type": type, "spec": spec, "payload": payload, "status": status}
+        values: dict[str, Any] = {k: v for k, v in given.items() if v is not KEEP}
+        values["updated_at"] = _now()
+        stmt = update(_T).where(_T.c.id == row_id).values(**values)
+        with translate_errors(self.url), self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount > 0
+
+    def set_status(self, row_id: int, status: int) -> bool:
+        """Enable (1) or disable (0) row ``row_id``; return False when there is no such row."""
+        return self.update(row_id, status=status)
+
+    def delete(self, row_id: int) -> bool:
+        """Delete row ``row_id``; return False when there was no such row."""
+        stmt = delete(_T).where(_T.c.id == row_id)
+        with translate_errors(self.url), self.engine.begin() as conn:
+            return conn.execute(stmt).rowcount > 0
+
+
+def _setting(section: Any, *names: str) -> Any:
+    for name in names:
+        value = getattr(section, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def store_from_settings(settings: Any) -> Store:
+    """The :class:`Store` for ``settings.database_url()``, pooled per the ``mysql`` section."""
+    url = parse_url(settings.database_url())
+    mysql = getattr(settings, "mysql", None)
+    if mysql is None or not is_mysql(url):
+        return Store(url)
+    max_open = _setting(mysql, "max_open_connections", "maxOpenConnections")
+    max_idle = _setting(mysql, "max_idle_connections", "maxIdleConnections")
+    lifetime = _setting(mysql, "max_connection_life_time", "maxConnectionLifeTime")
+    pool_size: int | None = None
+    max_overflow: int | None = None
+    if max_open:
+        # Go's MaxOpenConns caps all connections, MaxIdleConns the ones kept open.
+        pool_size = min(int(max_idle), int(max_open)) if max_idle else int(max_open)
+        max_overflow = int(max_open) - pool_size
+    recycle = parse_duration(lifetime) if lifetime else None
+    return Store(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=recycle)
