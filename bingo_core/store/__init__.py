@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from .models import DISABLED, ENABLED, TABLE, Base, SysCrontab
-from .store import KEEP, CrontabRow, Store, store_from_settings
+from .store import KEEP, CrontabRow, RowTuple, Store, store_from_settings
 
 __all__ = [
     "DISABLED",
@@ -16,6 +16,7 @@ __all__ = [
     "TABLE",
     "Base",
     "CrontabRow",
+    "RowTuple",
     "Store",
     "SysCrontab",
     "store_from_settings",

@@ -15,16 +15,11 @@ from .engine import build_engine, display_url, is_mysql, parse_url, translate_er
 from .models import ENABLED, TABLE, Base, SysCrontab
 
 _T = cast(Table, SysCrontab.__table__)
-_COLUMNS = (
-    _T.c.id,
-    _T.c.name,
-    _T.c.type,
-    _T.c.spec,
-    _T.c.payload,
-    _T.c.status,
-    _T.c.created_at,
-    _T.c.updated_at,
-)
+_SCAN_COLUMNS = (_T.c.id, _T.c.name, _T.c.type, _T.c.spec, _T.c.payload, _T.c.status)
+_COLUMNS = (*_SCAN_COLUMNS, _T.c.created_at, _T.c.updated_at)
+
+#: What :meth:`Store.scan` returns per row: ``(id, name, type, spec, payload, status)``.
+RowTuple = tuple[int, str, str, str, str | None, int]
 
 
 class _Keep(enum.Enum):
@@ -132,6 +127,15 @@ class Store:
         stmt = select(*_COLUMNS).order_by(_T.c.id)
         with translate_errors(self.url), self.engine.connect() as conn:
             return [CrontabRow(*row) for row in conn.execute(stmt)]
+
+    def scan(self) -> list[RowTuple]:
+        """Every row as a plain ``(id, name, type, spec, payload, status)`` tuple, by id.
+
+        The cheapest read of the table, for the sync's diff of thousands of rows.
+        """
+        stmt = select(*_SCAN_COLUMNS).order_by(_T.c.id)
+        with translate_errors(self.url), self.engine.connect() as conn:
+            return [cast(RowTuple, tuple(row)) for row in conn.execute(stmt)]
 
     def get(self, row_id: int) -> CrontabRow | None:
         """The row ``row_id``, or None when there is none."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Any
+from urllib.parse import urlsplit
 
 import pymysql
-from sqlalchemy.engine import make_url
 
 
 class RawDB:
@@ -14,18 +14,18 @@ class RawDB:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        parsed = make_url(url)
-        self.backend = parsed.get_backend_name()
+        parsed = urlsplit(url)
+        self.backend = parsed.scheme.split("+")[0]
         self.conn: Any
         if self.backend == "sqlite":
-            self.conn = sqlite3.connect(parsed.database or "", isolation_level=None)
+            self.conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
         else:
             self.conn = pymysql.connect(
-                host=parsed.host,
+                host=parsed.hostname,
                 port=parsed.port or 3306,
                 user=parsed.username,
                 password=parsed.password or "",
-                database=parsed.database,
+                database=parsed.path.lstrip("/"),
                 autocommit=True,
                 charset="utf8mb4",
             )

@@ -68,6 +68,10 @@ def test_seed_insert_reads_back_as_a_row(store: Store, raw: RawDB) -> None:
         ("no payload", "t", "@daily", None, 1),  # status defaults to 1 in the database
     ]
     assert rows[0].id < rows[1].id
+    assert store.scan() == [
+        (rows[0].id, "Daily Statistics", "task:daily-stats", "0 1 * * *", '{"date":"today"}', 1),
+        (rows[1].id, "no payload", "t", "@daily", None, 1),
+    ]
     assert rows[0].created_at is None
     assert rows[0].enabled
 
