@@ -166,11 +166,8 @@ class PluginManager:
 
 
 def load_plugins(*extra: object, entry_points: bool = True) -> tuple[PluginManager, Registry]:
-    """Build a manager with the built-in plugin, the installed plugins and ``extra`` objects."""
-    from . import builtin
-
+    """Build a manager with the installed plugins (and ``extra`` objects); collect them."""
     manager = PluginManager()
-    manager.add(builtin, "bingo.builtin")
     if entry_points:
         manager.load()
     for obj in extra:

@@ -1,0 +1,11 @@
+"""The Redis data layer: key builders, Lua scripts and the brokers that run them."""
+
+from __future__ import annotations
+
+from .broker import CONNECTION_ERRORS, AsyncBroker, Broker, refusal
+from .keys import Keys, QueueKeys
+from .scripts import Prepared
+
+__all__ = [
+    "CONNECTION_ERRORS", "AsyncBroker", "Broker", "Keys", "Prepared", "QueueKeys", "refusal",
+]

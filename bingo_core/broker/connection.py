@@ -1,0 +1,83 @@
+"""Redis connections from the ``redis`` settings: plain, URL, Sentinel or Cluster."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import redis
+import redis.asyncio as aredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+from redis.cluster import RedisCluster
+from redis.sentinel import Sentinel
+
+from ..errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from ..config.settings import RedisSettings
+
+HINT = "start redis-server there or set redis.host / BINGO_REDIS__HOST"
+
+
+def _split(hostport: str) -> tuple[str, int]:
+    host, _, port = hostport.rpartition(":")
+    if not host:
+        return hostport, 6379
+    return host, int(port)
+
+
+def _common(cfg: RedisSettings) -> dict[str, Any]:
+    return {
+        "password": cfg.password or None,
+        "username": cfg.username or None,
+        "socket_timeout": cfg.socket_timeout or None,
+        "socket_connect_timeout": cfg.connect_timeout or None,
+    }
+
+
+def make_sync(cfg: RedisSettings) -> Any:
+    """A synchronous redis-py client for the settings."""
+    common = _common(cfg)
+    if cfg.sentinel is not None:
+        sentinel = Sentinel(
+            [_split(h) for h in cfg.sentinel.hosts],
+            sentinel_kwargs={"password": cfg.sentinel.password or None},
+            **common,
+        )
+        return sentinel.master_for(cfg.sentinel.master_name, db=cfg.database)
+    if cfg.cluster:
+        host, port = _split(cfg.host)
+        return RedisCluster(host=host, port=port, **common)
+    if cfg.url:
+        return redis.Redis.from_url(cfg.url, socket_timeout=common["socket_timeout"],
+                                    socket_connect_timeout=common["socket_connect_timeout"])
+    host, port = _split(cfg.host)
+    return redis.Redis(host=host, port=port, db=cfg.database, **common)
+
+
+def make_async(cfg: RedisSettings, *, blocking: bool = False) -> Any:
+    """An asyncio redis-py client; ``blocking`` clients have no read timeout (BLPOP)."""
+    common = _common(cfg)
+    if blocking:
+        common["socket_timeout"] = None
+    if cfg.sentinel is not None:
+        sentinel = AsyncSentinel(
+            [_split(h) for h in cfg.sentinel.hosts],
+            sentinel_kwargs={"password": cfg.sentinel.password or None},
+            **common,
+        )
+        return sentinel.master_for(cfg.sentinel.master_name, db=cfg.database)
+    if cfg.cluster:
+        host, port = _split(cfg.host)
+        return AsyncRedisCluster(host=host, port=port, **common)
+    if cfg.url:
+        return aredis.Redis.from_url(cfg.url, socket_timeout=common["socket_timeout"],
+                                     socket_connect_timeout=common["socket_connect_timeout"])
+    host, port = _split(cfg.host)
+    return aredis.Redis(host=host, port=port, db=cfg.database, **common)
+
+
+def unavailable(cfg: RedisSettings, exc: BaseException) -> ServiceUnavailable:
+    """The one-line error for a Redis that does not answer."""
+    reason = str(exc).strip() or type(exc).__name__
+    return ServiceUnavailable("Redis", cfg.address, reason, HINT)

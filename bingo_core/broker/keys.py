@@ -1,0 +1,139 @@
+"""Every Redis key Bingo uses, built in one place.
+
+Per-queue keys carry the queue name as a hash tag (``P:{q}:...``) so that a queue's keys
+live in one Redis Cluster slot and each Lua script touches a single slot.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+
+
+@dataclass(frozen=True)
+class QueueKeys:
+    """Keys of one queue."""
+
+    prefix: str
+    queue: str
+
+    @cached_property
+    def base(self) -> str:
+        return f"{self.prefix}:{{{self.queue}}}"
+
+    @cached_property
+    def task_prefix(self) -> str:
+        """Prefix of task hashes; the task key is ``task_prefix + id``."""
+        return f"{self.base}:t:"
+
+    def task(self, task_id: str) -> str:
+        return self.task_prefix + task_id
+
+    @cached_property
+    def pending(self) -> str:
+        return f"{self.base}:pending"
+
+    @cached_property
+    def lease(self) -> str:
+        return f"{self.base}:lease"
+
+    @cached_property
+    def scheduled(self) -> str:
+        return f"{self.base}:scheduled"
+
+    @cached_property
+    def retry(self) -> str:
+        return f"{self.base}:retry"
+
+    @cached_property
+    def archived(self) -> str:
+        return f"{self.base}:archived"
+
+    @cached_property
+    def completed(self) -> str:
+        return f"{self.base}:completed"
+
+    @cached_property
+    def paused(self) -> str:
+        return f"{self.base}:paused"
+
+    @cached_property
+    def notify(self) -> str:
+        return f"{self.base}:notify"
+
+    @cached_property
+    def processed(self) -> str:
+        return f"{self.base}:processed"
+
+    @cached_property
+    def failed(self) -> str:
+        return f"{self.base}:failed"
+
+    def processed_on(self, day: str) -> str:
+        return f"{self.base}:processed:{day}"
+
+    def failed_on(self, day: str) -> str:
+        return f"{self.base}:failed:{day}"
+
+    def unique(self, task_type: str, payload_json: str) -> str:
+        digest = hashlib.sha1(
+            task_type.encode() + b"\0" + payload_json.encode(), usedforsecurity=False
+        ).hexdigest()
+        return f"{self.base}:unique:{digest}"
+
+    def done(self, task_id: str) -> str:
+        """Idempotency done-marker of a task."""
+        return f"{self.base}:done:{task_id}"
+
+    def tick(self, entry_key: str, fire_time: int) -> str:
+        """Scheduler dedupe key of one (entry, fire time)."""
+        digest = hashlib.sha1(entry_key.encode(), usedforsecurity=False).hexdigest()[:16]
+        return f"{self.base}:tick:{digest}:{fire_time}"
+
+    def by_state(self, state: str) -> str:
+        """The list/zset holding tasks in ``state``."""
+        return {
+            "pending": self.pending,
+            "active": self.lease,
+            "scheduled": self.scheduled,
+            "retry": self.retry,
+            "archived": self.archived,
+            "completed": self.completed,
+        }[state]
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Global keys and a factory for per-queue keys."""
+
+    prefix: str = "bingo"
+
+    def queue(self, name: str) -> QueueKeys:
+        return _queue_keys(self.prefix, name)
+
+    @property
+    def queues(self) -> str:
+        return f"{self.prefix}:queues"
+
+    @property
+    def servers(self) -> str:
+        return f"{self.prefix}:servers"
+
+    def server(self, server_id: str) -> str:
+        return f"{self.prefix}:server:{server_id}"
+
+    # Scheduler state (leader lease, entries, history) lives under P:scheduler:*.
+    @property
+    def scheduler_prefix(self) -> str:
+        return f"{self.prefix}:scheduler"
+
+
+_cache: dict[tuple[str, str], QueueKeys] = {}
+
+
+def _queue_keys(prefix: str, name: str) -> QueueKeys:
+    keys = _cache.get((prefix, name))
+    if keys is None:
+        keys = _cache[(prefix, name)] = QueueKeys(prefix, name)
+    return keys

@@ -1,0 +1,43 @@
+-- ack: mark leased tasks done (delete, or keep as completed for their retention).
+-- KEYS[1] -> P:{q}:lease
+-- KEYS[2] -> P:{q}:completed   (zset id -> expiry)
+-- KEYS[3] -> P:{q}:processed
+-- KEYS[4] -> P:{q}:processed:<date>
+-- ARGV[1] -> task key prefix P:{q}:t:
+-- ARGV[2] -> now (epoch seconds)
+-- ARGV[3] -> worker id (only tasks this worker still holds are acked)
+-- ARGV[4] -> TTL of the daily counter (seconds)
+-- then 3 values per task: id, retention seconds (0 = delete), unique key ("" = none)
+-- Returns the ids this worker no longer held (its lease had expired and been recovered).
+local prefix = ARGV[1]
+local now = tonumber(ARGV[2])
+local lost = {}
+local done = 0
+for b = 5, #ARGV, 3 do
+  local id = ARGV[b]
+  local tkey = prefix .. id
+  if redis.call("HGET", tkey, "worker") == ARGV[3] then
+    redis.call("ZREM", KEYS[1], id)
+    local keep = tonumber(ARGV[b + 1])
+    if keep > 0 then
+      redis.call("HSET", tkey, "state", "completed", "completed_at", ARGV[2])
+      redis.call("HDEL", tkey, "worker")
+      redis.call("ZADD", KEYS[2], now + keep, id)
+    else
+      redis.call("DEL", tkey)
+    end
+    local ukey = ARGV[b + 2]
+    if ukey ~= "" and redis.call("GET", ukey) == id then
+      redis.call("DEL", ukey)
+    end
+    done = done + 1
+  else
+    lost[#lost + 1] = id
+  end
+end
+if done > 0 then
+  redis.call("INCRBY", KEYS[3], done)
+  redis.call("INCRBY", KEYS[4], done)
+  redis.call("EXPIRE", KEYS[4], ARGV[4])
+end
+return lost

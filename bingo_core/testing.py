@@ -1,0 +1,138 @@
+"""pytest plugin for plugin authors (entry point ``pytest11``: loaded automatically).
+
+Fixtures:
+
+- ``bingo_redis_url``: a private ``redis-server`` for the test session (flushed per test).
+- ``bingo_settings``: :class:`Settings` pointing at that Redis.
+- ``bingo_registry``: ``bingo_registry(plugin, ...)`` builds a registry from plugin objects
+  or modules registered inline (no entry points), failing the test on a broken plugin.
+- ``bingo_worker``: ``bingo_worker(registry, timeout=10)`` runs a real worker until every
+  queue is empty, then stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from .registry import Registry
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def _bingo_redis_session() -> Iterator[str]:
+    import redis
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("redis-server is not installed; bingo_core.testing needs it")
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="bingo-test-redis-")
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir, "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("private redis-server did not start")
+            time.sleep(0.02)
+    client.close()
+    yield f"redis://127.0.0.1:{port}/0"
+    proc.kill()
+    proc.wait()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture
+def bingo_redis_url(_bingo_redis_session: str) -> str:
+    import redis
+
+    client = redis.Redis.from_url(_bingo_redis_session)
+    client.flushall()
+    client.close()
+    return _bingo_redis_session
+
+
+@pytest.fixture
+def bingo_settings(bingo_redis_url: str) -> Any:
+    from .config import load_settings
+
+    return load_settings(None, env={}, overrides={"redis.url": bingo_redis_url,
+                                                  "worker.lease": "2s"})
+
+
+@pytest.fixture
+def bingo_registry() -> Callable[..., Registry]:
+    from .plugins import PluginManager
+
+    def build(*plugins: object) -> Registry:
+        manager = PluginManager()
+        for plugin in plugins:
+            manager.add(plugin)
+        registry = manager.collect()
+        if manager.failures:
+            pytest.fail("; ".join(str(f) for f in manager.failures))
+        return registry
+
+    return build
+
+
+async def drain(settings: Any, registry: Registry, manager: Any = None,
+                timeout: float = 10.0) -> None:
+    """Run a worker until every queue it serves is empty (nothing pending, active,
+    scheduled or retrying), then stop it. Fails on ``timeout``."""
+    from .broker import Broker
+    from .worker import Worker
+
+    stop = asyncio.Event()
+    worker = Worker(settings, registry, manager)
+    runner = asyncio.create_task(worker.run(stop))
+    broker = Broker(settings.redis)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            await asyncio.sleep(0.01)
+            if runner.done():
+                runner.result()
+                return
+            busy = 0
+            for q in worker.queues:
+                s = await asyncio.to_thread(broker.queue_stats, q)
+                busy += s["pending"] + s["active"] + s["scheduled"] + s["retry"]
+            if busy == 0 and not worker.active:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"queues not empty after {timeout}s")
+    finally:
+        stop.set()
+        await runner
+        broker.close()
+
+
+@pytest.fixture
+def bingo_worker(bingo_settings: Any) -> Callable[..., None]:
+    def run(registry: Registry, timeout: float = 10.0, settings: Any = None) -> None:
+        asyncio.run(drain(settings or bingo_settings, registry, timeout=timeout))
+
+    return run

@@ -1,0 +1,32 @@
+"""The worker: fetch loop, handler runner, heartbeat and leases, recoverer, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import TYPE_CHECKING
+
+from .context import TaskContext
+from .worker import Worker
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..plugins import PluginManager
+    from ..registry import Registry
+
+
+def run_worker(settings: Settings, registry: Registry, manager: PluginManager | None = None
+               ) -> None:
+    """Run one worker in this process until SIGTERM or SIGINT (then shut down gracefully)."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await Worker(settings, registry, manager).run(stop)
+
+    asyncio.run(main())
+
+
+__all__ = ["TaskContext", "Worker", "run_worker"]

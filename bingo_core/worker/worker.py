@@ -1,0 +1,367 @@
+"""The worker: leases tasks from Redis, runs their handlers, acks, retries, archives.
+
+No polling: an idle worker blocks on the queues' wake-up lists (BLPOP), woken by the
+enqueue script; its block timeout is the time to the next scheduled or retry task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import random
+import socket
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..broker import CONNECTION_ERRORS, AsyncBroker
+from ..errors import MalformedTask, PayloadError, SkipRetry, TaskTimeout
+from ..message import TaskInfo, decode
+from ..plugins.builtin import RedisIdempotency
+from ..registry import Registry, TaskType
+from .context import TaskContext
+from .heartbeat import Heartbeat
+from .hooks import WorkerHooks
+from .recoverer import Recoverer
+from .runner import HandlerRunner
+
+if TYPE_CHECKING:
+    from ..config import Settings
+    from ..plugins import PluginManager
+
+log = logging.getLogger("bingo.worker")
+IDLE_BLOCK = 1.0  # longest BLPOP; bounds how late a paused queue's resume is noticed
+
+
+def default_backoff(retried: int) -> float:
+    """Exponential backoff with jitter, as Asynq: n^4 + 15 + rand(0..30)*(n+1) seconds."""
+    return float(retried**4 + 15 + random.randint(0, 29) * (retried + 1))  # noqa: S311
+
+
+@dataclass(slots=True)
+class Running:
+    queue: str
+    ctx: TaskContext
+    task: asyncio.Task[None] | None = None
+
+
+class Worker:
+    """One worker process's task loop. ``await worker.run(stop_event)``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        manager: PluginManager | None = None,
+        *,
+        broker: AsyncBroker | None = None,
+    ) -> None:
+        ws = settings.worker
+        self.settings = settings
+        self.registry = registry
+        self.broker = broker if broker is not None else AsyncBroker(settings.redis)
+        self.concurrency = ws.concurrency
+        self.queues: dict[str, int] = dict(ws.queues)
+        self.strict = ws.strict_priority
+        self.lease = ws.lease
+        self.shutdown_timeout = ws.shutdown_timeout
+        self.archive_max_size = ws.archive_max_size
+        self.archive_max_age = ws.archive_max_age
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+        self.active: dict[str, Running] = {}
+        self.processed = 0
+        self.failed = 0
+        self.started_at = time.time()
+        if manager is not None:
+            manager.add(RedisIdempotency(self.broker, ws.idempotency_ttl), "bingo.idempotency")
+        self.hooks = WorkerHooks(manager)
+        self.runner = HandlerRunner(self.concurrency)
+        self.heartbeat = Heartbeat(self)
+        self.recoverer = Recoverer(self)
+        self._plugin_settings: dict[str, Any] = getattr(settings, "plugin_settings", {}) or {}
+        self._acks: dict[str, list[tuple[str, float, str]]] = {}
+        self._flushing: asyncio.Task[None] | None = None
+        self._slot = asyncio.Event()
+        self._stopping = False
+        self._fetcher: asyncio.Task[None] | None = None
+        self._redis_down = False
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop`` is set, then shut down gracefully."""
+        await self.broker.ping()
+        await self.broker.register_queues(self.queues)
+        self.heartbeat.start()
+        self.recoverer.start()
+        self._fetcher = asyncio.create_task(self._fetch_loop(), name="bingo-fetch")
+        log.info("worker ready: id=%s queues=%s concurrency=%d", self.id,
+                 ",".join(self.queues), self.concurrency)
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({stopper, self._fetcher}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if self._fetcher.done() and not self._fetcher.cancelled() and self._fetcher.exception():
+            log.error("fetch loop failed", exc_info=self._fetcher.exception())
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop fetching, let active tasks finish up to ``shutdownTimeout``, requeue the rest."""
+        self._stopping = True
+        if self._fetcher is not None:
+            self._fetcher.cancel()
+            await asyncio.gather(self._fetcher, return_exceptions=True)
+        running = [r.task for r in self.active.values() if r.task is not None]
+        if running:
+            log.info("shutdown: waiting up to %.1fs for %d active task(s)",
+                     self.shutdown_timeout, len(running))
+            await asyncio.wait(running, timeout=self.shutdown_timeout or None)
+        left = list(self.active.items())
+        for _, r in left:
+            r.ctx.cancel()
+            if r.task is not None:
+                r.task.cancel()
+        await asyncio.gather(*(r.task for _, r in left if r.task), return_exceptions=True)
+        await self._flush_acks()
+        by_queue: dict[str, list[str]] = {}
+        for task_id, r in left:
+            by_queue.setdefault(r.queue, []).append(task_id)
+        for queue, ids in by_queue.items():
+            try:
+                n = await self.broker.requeue(queue, ids, self.id)
+                log.info("shutdown: requeued %d unfinished task(s) to the head of %s", n, queue)
+            except CONNECTION_ERRORS as exc:
+                log.error("shutdown: could not requeue %d task(s) (%s); they return when "
+                          "their lease expires", len(ids), exc)
+        await self.heartbeat.stop()
+        await self.recoverer.stop()
+        try:
+            await self.broker.remove_server(self.id)
+        except CONNECTION_ERRORS:
+            pass
+        self.runner.close()
+        await self.broker.close()
+        log.info("worker stopped: processed=%d failed=%d", self.processed, self.failed)
+
+    # -- fetching ---------------------------------------------------------------------------
+    def _queue_order(self) -> list[str]:
+        if len(self.queues) == 1:
+            return list(self.queues)
+        if self.strict:
+            return sorted(self.queues, key=lambda q: -self.queues[q])
+        # Weighted: a random order where a queue comes first in proportion to its weight.
+        return sorted(self.queues, key=lambda q: random.random() ** (1.0 / self.queues[q]),
+                      reverse=True)  # noqa: S311
+
+    async def _fetch_loop(self) -> None:
+        while not self._stopping:
+            free = self.concurrency - len(self.active)
+            if free <= 0:
+                self._slot.clear()
+                await self._slot.wait()
+                continue
+            try:
+                got, next_due = await self._fetch(free)
+                if got:
+                    continue
+                wait = IDLE_BLOCK if next_due is None else min(IDLE_BLOCK, next_due - time.time())
+                if wait > 0.001:
+                    await self.broker.wait_for_work(list(self.queues), wait)
+                if self._redis_down:
+                    self._redis_down = False
+                    log.info("Redis reachable again at %s", self.settings.redis.address)
+            except CONNECTION_ERRORS as exc:
+                if not self._redis_down:
+                    self._redis_down = True
+                    log.error("Redis at %s is not reachable (%s); retrying",
+                              self.settings.redis.address, exc)
+                await asyncio.sleep(0.5)
+
+    async def _fetch(self, free: int) -> tuple[int, float | None]:
+        got = 0
+        next_due: float | None = None
+        until = time.time() + self.lease
+        for queue in self._queue_order():
+            due, items = await self.broker.fetch(queue, free - got, until, self.id)
+            if due and due != "paused":
+                t = float(due)
+                next_due = t if next_due is None else min(next_due, t)
+            for i in range(0, len(items), 3):
+                self._start(queue, items[i].decode(), items[i + 1], int(items[i + 2]))
+            got += len(items) // 3
+            if got >= free:
+                break
+        return got, next_due
+
+    def _start(self, queue: str, task_id: str, raw: bytes, retried: int) -> None:
+        ctx = TaskContext(task_id, "?", queue, retried, 0)
+        running = Running(queue, ctx)
+        self.active[task_id] = running
+        running.task = asyncio.create_task(self._execute(running, raw))
+
+    # -- running ----------------------------------------------------------------------------
+    async def _execute(self, r: Running, raw: bytes) -> None:
+        ctx = r.ctx
+        try:
+            try:
+                msg = decode(raw)
+            except MalformedTask as exc:
+                await self._archive(r, f"malformed task: {exc}")
+                return
+            ctx.type = msg["type"]
+            ctx.max_retry = msg["retry"]
+            ctx.enqueued_at = msg.get("enqueued_at")
+            tt = self.registry.tasks.get(ctx.type)
+            if tt is None:
+                await self._fail(r, msg, None, RuntimeError(
+                    f"unknown task type {ctx.type!r}: no plugin on worker {self.id} registers it"))
+                return
+            try:
+                payload = tt.validate_payload(msg["payload"])
+            except PayloadError as exc:
+                await self._archive(r, str(exc))  # a bad payload never becomes good
+                return
+            ctx.settings = self._plugin_settings.get(tt.plugin)
+            timeout = float(msg.get("timeout") or 0) or None
+            deadline = msg.get("deadline")
+            if deadline is not None:
+                ctx.deadline = TaskContext.deadline_from(deadline)
+                left = float(deadline) - time.time()
+                if left <= 0:
+                    await self._archive(r, "deadline exceeded before the task started")
+                    return
+                timeout = left if timeout is None else min(timeout, left)
+            idempotent = msg.get("idempotent")
+            if idempotent and await self._already_done(msg, ctx):
+                self._ack(r.queue, ctx.task_id, msg)
+                return
+            self.hooks.notify("bingo_task_started", ctx=ctx)
+            try:
+                await self.runner.run(tt, ctx, payload, timeout, msg.get("isolation", "thread"))
+            except SkipRetry as exc:
+                await self._archive(r, f"SkipRetry: {exc}", ctx=ctx, error=exc)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the handler's error decides the retry
+                await self._fail(r, msg, tt, exc)
+                return
+            if idempotent:
+                await self._mark_done(msg, ctx)
+            self.processed += 1
+            self._ack(r.queue, ctx.task_id, msg)
+            self.hooks.notify("bingo_task_succeeded", ctx=ctx)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+        except CONNECTION_ERRORS as exc:
+            log.error("task %s: Redis unreachable (%s); it returns when its lease expires",
+                      ctx.task_id, exc)
+        finally:
+            if self.active.pop(ctx.task_id, None) is not None:
+                self._slot.set()
+
+    async def _already_done(self, msg: dict[str, Any], ctx: TaskContext) -> bool:
+        info = TaskInfo.from_message(msg, "active", ctx.retry_count)
+        done = await self.hooks.first("bingo_idempotency_check", task=info)
+        if done:
+            log.info("task %s (%s) already succeeded before; not running it again",
+                     ctx.task_id, ctx.type)
+        return bool(done)
+
+    async def _mark_done(self, msg: dict[str, Any], ctx: TaskContext) -> None:
+        info = TaskInfo.from_message(msg, "active", ctx.retry_count)
+        try:
+            await self.hooks.first("bingo_idempotency_mark", task=info)
+        except Exception:  # noqa: BLE001
+            log.exception("task %s: idempotency mark failed", ctx.task_id)
+
+    def _retry_delay(self, msg: dict[str, Any], tt: TaskType | None, retried: int) -> float:
+        backoff = msg.get("backoff")
+        if backoff is None and tt is not None:
+            backoff = tt.option("retry_backoff")
+        if backoff is None:
+            return default_backoff(retried)
+        if callable(backoff):
+            try:
+                return max(0.0, float(backoff(retried)))
+            except Exception:  # noqa: BLE001
+                log.exception("retry_backoff of %s failed; using the default", msg["type"])
+                return default_backoff(retried)
+        return max(0.0, float(backoff))
+
+    async def _fail(
+        self, r: Running, msg: dict[str, Any], tt: TaskType | None, exc: BaseException
+    ) -> None:
+        ctx = r.ctx
+        error = f"{type(exc).__name__}: {exc}"[:4000]
+        if isinstance(exc, TaskTimeout):
+            error = f"TaskTimeout: {exc}"
+        if ctx.retry_count >= ctx.max_retry:
+            await self._archive(r, f"{error} (retries exhausted: {ctx.retry_count}/"
+                                   f"{ctx.max_retry})", ctx=ctx, error=exc)
+            return
+        delay = self._retry_delay(msg, tt, ctx.retry_count)
+        self.failed += 1
+        log.warning("task %s (%s) failed, attempt %d of %d: %s; retrying in %.1fs",
+                    ctx.task_id, ctx.type, ctx.retry_count + 1, ctx.max_retry + 1, error, delay)
+        self.hooks.notify("bingo_task_failed", ctx=ctx, error=exc, retrying=True)
+        if not await self.broker.retry(r.queue, ctx.task_id, self.id, time.time() + delay, error):
+            log.warning("task %s: lease lost before its retry was recorded", ctx.task_id)
+
+    async def _archive(
+        self, r: Running, reason: str, *, ctx: TaskContext | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        self.failed += 1
+        task_id = r.ctx.task_id
+        log.error("task %s (%s) archived: %s", task_id, r.ctx.type, reason)
+        if ctx is not None and error is not None:
+            self.hooks.notify("bingo_task_failed", ctx=ctx, error=error, retrying=False)
+        ok = await self.broker.archive(r.queue, task_id, self.id, reason[:4000],
+                                       self.archive_max_size, self.archive_max_age)
+        if not ok:
+            log.warning("task %s: lease lost before it was archived", task_id)
+
+    # -- acks, batched: every completion of one loop iteration goes in one script call ------
+    def _ack(self, queue: str, task_id: str, msg: dict[str, Any]) -> None:
+        item = (task_id, float(msg.get("retention") or 0), msg.get("unique_key") or "")
+        self._acks.setdefault(queue, []).append(item)
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush_acks())
+
+    async def _flush_acks(self) -> None:
+        try:
+            while self._acks:
+                batch, self._acks = self._acks, {}
+                for queue, items in batch.items():
+                    try:
+                        lost = await self.broker.ack(queue, items, self.id)
+                    except CONNECTION_ERRORS as exc:
+                        log.error("ack of %d task(s) failed (%s); retrying", len(items), exc)
+                        self._acks.setdefault(queue, []).extend(items)
+                        if self._stopping:
+                            return
+                        await asyncio.sleep(0.5)
+                        continue
+                    if lost:
+                        log.warning("%d task(s) finished after their lease expired (they may "
+                                    "run again): %s", len(lost), ", ".join(lost[:5]))
+        finally:
+            self._flushing = None
+
+    def status(self) -> dict[str, Any]:
+        """What the heartbeat publishes about this worker."""
+        return {
+            "id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
+            "queues": self.queues, "strict": self.strict, "concurrency": self.concurrency,
+            "started_at": self.started_at, "processed": self.processed, "failed": self.failed,
+            "active": [
+                {"id": tid, "queue": r.queue, "type": r.ctx.type}
+                for tid, r in list(self.active.items())[:100]
+            ],
+            "active_count": len(self.active), "at": time.time(),
+        }
+
+    def status_json(self) -> str:
+        return json.dumps(self.status(), default=str)

@@ -1,0 +1,138 @@
+"""Client and broker through a real Redis: enqueue, refusal, unique, ids, delays, bulk."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from bingo_core import Client
+from bingo_core.errors import (
+    DuplicateTaskError,
+    OptionError,
+    PayloadError,
+    UniqueTaskError,
+    UnknownTaskType,
+)
+from bingo_core.registry import Registry, TaskRegister
+
+
+class Report(BaseModel):
+    date: str = "today"
+    pages: int = 1
+
+
+async def handle(ctx: Any, payload: Report) -> None:
+    return None
+
+
+@pytest.fixture
+def client(bingo_settings: Any) -> Any:
+    registry = Registry()
+    register = TaskRegister(registry, "t")
+    register("task:report", handle, payload=Report, max_retry=3, timeout=20)
+    register("task:low", handle, queue="low")
+    c = Client(bingo_settings, registry=registry)
+    yield c
+    c.close()
+
+
+def test_enqueue_stores_pending_task(client: Any, redis_client: Any) -> None:
+    info = client.enqueue("task:report", {"date": "2026-01-02"})
+    assert info.state == "pending" and info.queue == "default" and info.max_retry == 3
+    assert redis_client.lrange("bingo:{default}:pending", 0, -1) == [info.id]
+    stored = client.broker.get_task("default", info.id)
+    assert stored.payload == {"date": "2026-01-02", "pages": 1}
+    assert stored.timeout == 20 and stored.state == "pending"
+    assert "default" in redis_client.smembers("bingo:queues")
+
+
+@pytest.mark.parametrize(
+    ("task_type", "payload", "options", "error"),
+    [
+        ("task:report", {"pages": "many"}, {}, PayloadError),
+        ("task:report", {"date": 5}, {}, PayloadError),
+        ("task:nope", {}, {}, UnknownTaskType),
+        ("task:report", {}, {"max_retry": -1}, OptionError),
+        ("task:report", {}, {"timeout": "soon"}, OptionError),
+        ("task:report", {}, {"colour": "red"}, OptionError),
+        ("task:report", {}, {"process_at": "tomorrow"}, OptionError),
+    ],
+)
+def test_refused_before_anything_is_written(
+    client: Any, redis_client: Any, task_type: str, payload: Any, options: Any, error: type
+) -> None:
+    with pytest.raises(error) as exc:
+        client.enqueue(task_type, payload, **options)
+    assert "\n" not in str(exc.value)
+    assert redis_client.dbsize() == 0
+
+
+def test_payload_error_names_the_field(client: Any) -> None:
+    with pytest.raises(PayloadError, match=r"pages: .*integer.*\(got \"many\"\)"):
+        client.enqueue("task:report", {"pages": "many"})
+
+
+def test_custom_id_duplicate_refused(client: Any) -> None:
+    client.enqueue("task:report", {}, task_id="report-1")
+    with pytest.raises(DuplicateTaskError, match="report-1"):
+        client.enqueue("task:report", {}, task_id="report-1")
+
+
+def test_unique_lock(client: Any, redis_client: Any) -> None:
+    client.enqueue("task:report", {"date": "x"}, unique=60)
+    with pytest.raises(UniqueTaskError):
+        client.enqueue("task:report", {"date": "x"}, unique=60)
+    client.enqueue("task:report", {"date": "y"}, unique=60)  # other payload: fine
+    client.enqueue("task:report", {"date": "x"}, unique=60, queue="other")  # other queue
+    keys = redis_client.keys("bingo:{default}:unique:*")
+    assert len(keys) == 2 and 59_000 < redis_client.pttl(keys[0]) <= 60_000
+
+
+def test_delayed_task_is_scheduled(client: Any, redis_client: Any) -> None:
+    before = time.time()
+    info = client.enqueue("task:report", {}, process_in=30)
+    assert info.state == "scheduled"
+    score = redis_client.zscore("bingo:{default}:scheduled", info.id)
+    assert before + 29 < score < time.time() + 31
+    at = client.enqueue("task:report", {}, process_at="2099-01-01T00:00:00+00:00")
+    assert redis_client.zscore("bingo:{default}:scheduled", at.id) == 4070908800.0
+
+
+def test_type_default_queue(client: Any, redis_client: Any) -> None:
+    info = client.enqueue("task:low", {})
+    assert info.queue == "low"
+    assert redis_client.llen("bingo:{low}:pending") == 1
+
+
+def test_enqueue_many_one_call_per_queue(client: Any, redis_client: Any) -> None:
+    items = [("task:report", {"pages": i}) for i in range(100)]
+    items.append(("task:low", {}))
+    items.append(("task:report", {}, {"task_id": "dup"}))
+    items.append(("task:report", {}, {"task_id": "dup"}))
+    infos = client.enqueue_many(items)
+    assert len(infos) == 103
+    assert redis_client.llen("bingo:{default}:pending") == 101
+    assert redis_client.llen("bingo:{low}:pending") == 1
+    assert infos[-1].state == "refused" and "dup" in infos[-1].error
+    assert [i.state for i in infos[:-1]] == ["pending"] * 102
+
+
+def test_enqueue_many_validates_all_first(client: Any, redis_client: Any) -> None:
+    with pytest.raises(PayloadError):
+        client.enqueue_many([("task:report", {}), ("task:report", {"pages": "x"})])
+    assert redis_client.dbsize() == 0
+
+
+def test_redis_down_is_one_line(bingo_settings: Any) -> None:
+    from bingo_core.config import load_settings
+    from bingo_core.errors import ServiceUnavailable
+
+    settings = load_settings(None, env={}, overrides={"redis.url": "redis://127.0.0.1:1/0"})
+    registry = Registry()
+    TaskRegister(registry, "t")("task:x", handle)
+    c = Client(settings, registry=registry)
+    with pytest.raises(ServiceUnavailable, match=r"Redis at 127\.0\.0\.1:1 is not reachable"):
+        c.enqueue("task:x", {})
