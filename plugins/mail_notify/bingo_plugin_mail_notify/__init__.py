@@ -73,13 +73,13 @@ class MailSettings(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     host: str = "127.0.0.1"
-    port: int = Field(25, ge=1, le=65535)
+    port: int = Field(default=25, ge=1, le=65535)
     username: str | None = None
     password: SecretStr | None = None
     sender: EmailAddress = "bingo@localhost.localdomain"
     starttls: bool = False
     implicit_tls: bool = False
-    timeout: float = Field(30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _login_needs_both(self) -> MailSettings:

@@ -153,30 +153,47 @@ def handle_redis_record(ctx: bingo.TaskContext, payload: RedisPayload) -> None:
 @bingo.hookimpl
 def bingo_register_tasks(register: TaskRegister) -> None:
     """Register the ``test:*`` task types."""
-    fast = {"retry_backoff": FAST_RETRY}
-    register("test:record", handle_record, payload=RecordPayload, max_retry=3, **fast)
-    register("test:sleep", handle_sleep, payload=SleepPayload, max_retry=3, **fast)
-    register("test:sync-sleep", handle_sync_sleep, payload=SleepPayload, max_retry=3, **fast)
-    register("test:fail", handle_fail, payload=FailPayload, max_retry=2, **fast)
-    register("test:skip", handle_skip, payload=RecordPayload, max_retry=5, **fast)
+    register(
+        "test:record", handle_record, payload=RecordPayload, max_retry=3, retry_backoff=FAST_RETRY
+    )
+    register(
+        "test:sleep", handle_sleep, payload=SleepPayload, max_retry=3, retry_backoff=FAST_RETRY
+    )
+    register(
+        "test:sync-sleep",
+        handle_sync_sleep,
+        payload=SleepPayload,
+        max_retry=3,
+        retry_backoff=FAST_RETRY,
+    )
+    register("test:fail", handle_fail, payload=FailPayload, max_retry=2, retry_backoff=FAST_RETRY)
+    register("test:skip", handle_skip, payload=RecordPayload, max_retry=5, retry_backoff=FAST_RETRY)
     register(
         "test:idempotent",
         handle_idempotent,
         payload=RecordPayload,
         idempotent=True,
         max_retry=3,
-        **fast,
+        retry_backoff=FAST_RETRY,
     )
-    register("test:typed", handle_typed, payload=TypedPayload, max_retry=3, **fast)
+    register(
+        "test:typed", handle_typed, payload=TypedPayload, max_retry=3, retry_backoff=FAST_RETRY
+    )
     register(
         "test:isolated",
         handle_isolated,
         payload=SleepPayload,
         isolation="process",
         max_retry=3,
-        **fast,
+        retry_backoff=FAST_RETRY,
     )
-    register("test:redis-record", handle_redis_record, payload=RedisPayload, max_retry=3, **fast)
+    register(
+        "test:redis-record",
+        handle_redis_record,
+        payload=RedisPayload,
+        max_retry=3,
+        retry_backoff=FAST_RETRY,
+    )
 
 
 def _hook_log(line: str) -> None:

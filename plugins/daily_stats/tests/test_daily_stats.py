@@ -1,0 +1,79 @@
+"""Tests of the daily_stats plugin: registration, payload checks and the appended lines."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bingo_plugin_daily_stats as plugin
+import pytest
+
+import bingo_core as bingo
+from bingo_core.errors import PayloadError
+from bingo_core.plugins import PluginManager
+from bingo_core.registry import Registry
+
+
+@pytest.fixture
+def registry() -> Registry:
+    manager = PluginManager()
+    manager.add(plugin, "daily_stats")
+    collected = manager.collect()
+    assert manager.failures == []
+    return collected
+
+
+def run_in_thread(registry: Registry, payload: object, settings: object, task_id: str) -> None:
+    """Run the handler off the main thread, as the worker does with a plain ``def``."""
+    task_type = registry.get("task:daily-stats")
+    ctx = bingo.TaskContext(task_id, task_type.name, "default", 0, 3, settings=settings)
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            task_type.handler(ctx, task_type.validate_payload(payload))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert errors == []
+
+
+def test_registers_a_sync_task_type_and_no_schedule(registry: Registry) -> None:
+    task_type = registry.get("task:daily-stats")
+    assert task_type.plugin == "daily_stats"
+    assert task_type.payload_model is plugin.StatsPayload
+    assert not task_type.is_async
+    assert registry.schedules == []
+    assert registry.settings_models["daily_stats"] is plugin.DailyStatsSettings
+
+
+def test_each_run_appends_one_line(registry: Registry, tmp_path: Path) -> None:
+    settings = plugin.DailyStatsSettings.model_validate(
+        {"outputDir": str(tmp_path / "stats"), "timezone": "UTC"}
+    )
+    run_in_thread(registry, {"date": "2026-01-31"}, settings, "first")
+    before = datetime.now(UTC).date().isoformat()
+    run_in_thread(registry, {"date": "today"}, settings, "second")
+    run_in_thread(registry, {}, settings, "third")
+    after = datetime.now(UTC).date().isoformat()
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "stats" / plugin.STATS_FILE).read_text().splitlines()
+    ]
+    assert [r["task_id"] for r in records] == ["first", "second", "third"]
+    assert records[0]["date"] == "2026-01-31"
+    assert records[1]["date"] in (before, after)
+    assert records[2]["requested"] == "today"
+    assert records[2]["date"] in (before, after)
+
+
+@pytest.mark.parametrize("bad", ["someday", 20260131, ""])
+def test_bad_dates_are_refused_naming_the_field(registry: Registry, bad: object) -> None:
+    with pytest.raises(PayloadError, match=r"StatsPayload: date: "):
+        registry.get("task:daily-stats").validate_payload({"date": bad})
