@@ -9,7 +9,8 @@ Configuration (``plugins.daily_report`` in the YAML file)::
     plugins:
       daily_report:
         outputDir: storage/reports   # where the reports are written
-        timezone: Asia/Shanghai      # how "today" is read; the machine's zone when unset
+        timezone: Asia/Shanghai      # how "today" is read; default server.timezone, else
+                                     # the machine's zone
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 
 TASK_TYPE = "task:daily-report"
 _RELATIVE = ("today", "yesterday")
+#: The daemon's ``server.timezone``, learned at startup: where "today" is read unless the
+#: plugin's own ``timezone`` setting names another zone.
+_server: dict[str, str | None] = {"timezone": None}
 
 
 def _check_date(value: str) -> str:
@@ -115,7 +119,7 @@ def _write_atomically(path: Path, record: dict[str, Any]) -> None:
 async def handle_daily_report(ctx: bingo.TaskContext, payload: ReportPayload) -> None:
     """Write the daily report for the payload's date."""
     settings: DailyReportSettings = ctx.settings or DailyReportSettings()
-    day = resolve_date(payload.date, settings.timezone)
+    day = resolve_date(payload.date, settings.timezone or _server["timezone"])
     path = report_path(settings.output_dir, day)
     record = {
         "report": "daily",
@@ -127,6 +131,13 @@ async def handle_daily_report(ctx: bingo.TaskContext, payload: ReportPayload) ->
     }
     await asyncio.to_thread(_write_atomically, path, record)
     ctx.logger.info("daily report for %s written to %s", day.isoformat(), path)
+
+
+@bingo.hookimpl
+def bingo_startup(settings: Any) -> None:
+    """Remember the daemon's ``server.timezone``: "today" is read there by default."""
+    zone = getattr(getattr(settings, "server", None), "timezone", None)
+    _server["timezone"] = str(zone) if zone else None
 
 
 @bingo.hookimpl

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import bingo_plugin_daily_report as plugin
@@ -19,12 +21,27 @@ from bingo_core.registry import Registry
 
 
 @pytest.fixture
-def registry() -> Registry:
-    manager = PluginManager()
-    manager.add(plugin, "daily_report")
+def manager() -> Iterator[PluginManager]:
+    built = PluginManager()
+    built.add(plugin, "daily_report")
+    yield built
+    built.hook.bingo_startup(settings=None)  # forget any server zone a test taught it
+
+
+@pytest.fixture
+def registry(manager: PluginManager) -> Registry:
     collected = manager.collect()
     assert manager.failures == []
     return collected
+
+
+def zone_with_another_date() -> str:
+    """A zone whose current date differs from the machine's (they are 25 hours apart)."""
+    local = datetime.now().astimezone().date()
+    for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
+        if datetime.now(ZoneInfo(name)).date() != local:
+            return name
+    raise AssertionError("two zones 25 hours apart cannot both show the local date")
 
 
 def run(registry: Registry, payload: object, settings: object, task_id: str = "t1") -> None:
@@ -77,6 +94,18 @@ def test_yesterday_is_read_in_the_configured_zone(registry: Registry, tmp_path: 
         [f"daily-report-{before.isoformat()}.json"],
         [f"daily-report-{after.isoformat()}.json"],
     )
+
+
+def test_today_is_read_in_the_server_zone_by_default(
+    manager: PluginManager, registry: Registry, tmp_path: Path
+) -> None:
+    zone = zone_with_another_date()
+    manager.hook.bingo_startup(settings=SimpleNamespace(server=SimpleNamespace(timezone=zone)))
+    before = datetime.now(ZoneInfo(zone)).date()
+    run(registry, {"date": "today"}, plugin.DailyReportSettings(output_dir=str(tmp_path)))
+    after = datetime.now(ZoneInfo(zone)).date()
+    written = [p.name for p in tmp_path.iterdir()]
+    assert written in ([f"daily-report-{d.isoformat()}.json"] for d in (before, after))
 
 
 def test_resolve_date_uses_the_given_moment() -> None:

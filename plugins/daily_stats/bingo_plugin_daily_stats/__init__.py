@@ -13,7 +13,8 @@ Configuration (``plugins.daily_stats`` in the YAML file)::
     plugins:
       daily_stats:
         outputDir: storage/stats     # where daily-stats.jsonl is kept
-        timezone: Asia/Shanghai      # how "today" is read; the machine's zone when unset
+        timezone: Asia/Shanghai      # how "today" is read; default server.timezone, else
+                                     # the machine's zone
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import json
 import os
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -36,6 +37,9 @@ if TYPE_CHECKING:
 TASK_TYPE = "task:daily-stats"
 STATS_FILE = "daily-stats.jsonl"
 _RELATIVE = ("today", "yesterday")
+#: The daemon's ``server.timezone``, learned at startup: where "today" is read unless the
+#: plugin's own ``timezone`` setting names another zone.
+_server: dict[str, str | None] = {"timezone": None}
 
 
 def _check_date(value: str) -> str:
@@ -98,7 +102,7 @@ def stats_path(output_dir: str | os.PathLike[str]) -> Path:
 def handle_daily_stats(ctx: bingo.TaskContext, payload: StatsPayload) -> None:
     """Append the day's stats line."""
     settings: DailyStatsSettings = ctx.settings or DailyStatsSettings()
-    day = resolve_date(payload.date, settings.timezone)
+    day = resolve_date(payload.date, settings.timezone or _server["timezone"])
     path = stats_path(settings.output_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     line = json.dumps(
@@ -115,6 +119,13 @@ def handle_daily_stats(ctx: bingo.TaskContext, payload: StatsPayload) -> None:
     with path.open("a", encoding="utf-8") as fh:
         fh.write(line + "\n")
     ctx.logger.info("daily stats for %s appended to %s", day.isoformat(), path)
+
+
+@bingo.hookimpl
+def bingo_startup(settings: Any) -> None:
+    """Remember the daemon's ``server.timezone``: "today" is read there by default."""
+    zone = getattr(getattr(settings, "server", None), "timezone", None)
+    _server["timezone"] = str(zone) if zone else None
 
 
 @bingo.hookimpl

@@ -6,6 +6,8 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import bingo_plugin_daily_stats as plugin
 import pytest
@@ -71,6 +73,24 @@ def test_each_run_appends_one_line(registry: Registry, tmp_path: Path) -> None:
     assert records[1]["date"] in (before, after)
     assert records[2]["requested"] == "today"
     assert records[2]["date"] in (before, after)
+
+
+def test_today_is_read_in_the_server_zone_by_default(registry: Registry, tmp_path: Path) -> None:
+    local = datetime.now().astimezone().date()
+    zone = next(
+        z
+        for z in ("Pacific/Kiritimati", "Pacific/Pago_Pago")
+        if datetime.now(ZoneInfo(z)).date() != local
+    )
+    plugin.bingo_startup(SimpleNamespace(server=SimpleNamespace(timezone=zone)))
+    try:
+        before = datetime.now(ZoneInfo(zone)).date().isoformat()
+        run_in_thread(registry, {}, plugin.DailyStatsSettings(output_dir=str(tmp_path)), "z")
+        after = datetime.now(ZoneInfo(zone)).date().isoformat()
+    finally:
+        plugin.bingo_startup(None)
+    [line] = (tmp_path / plugin.STATS_FILE).read_text().splitlines()
+    assert json.loads(line)["date"] in (before, after)
 
 
 @pytest.mark.parametrize("bad", ["someday", 20260131, ""])
