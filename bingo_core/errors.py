@@ -61,6 +61,18 @@ class UniqueTaskError(UsageError):
     """An identical task (type + payload) holds the unique lock in this queue."""
 
 
+class BulkEnqueueError(UsageError):
+    """Some tasks of an ``enqueue_many`` call were refused; the others were enqueued."""
+
+    def __init__(self, ids: list[str], refused: dict[int, str]) -> None:
+        first = next(iter(refused.items()))
+        super().__init__(
+            f"{len(refused)} of {len(ids)} task(s) refused (item {first[0]}: {first[1]})"
+        )
+        self.ids = ids
+        self.refused = refused
+
+
 class TaskNotFound(UsageError):
     """No task with this id in this queue."""
 

@@ -14,9 +14,10 @@ hash fields so state changes never rewrite the message.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from pydantic_core import from_json
 
 from .errors import MalformedTask
 
@@ -26,7 +27,7 @@ REQUIRED = ("id", "type", "queue", "payload", "retry")
 def decode(raw: bytes | str) -> dict[str, Any]:
     """Decode a message, raising :class:`MalformedTask` with the reason."""
     try:
-        msg = json.loads(raw)
+        msg = from_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedTask(f"message is not valid JSON: {exc}") from None
     if not isinstance(msg, dict):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticSerializationError, to_json
 
 from . import options as opts
 from .errors import PayloadError, RegistrationError, UnknownTaskType, UsageError
@@ -70,7 +71,10 @@ class TaskType:
         """Serialize a validated payload to the JSON text stored in the message."""
         if isinstance(value, BaseModel):
             return value.model_dump_json()
-        return json.dumps(value, separators=(",", ":"), default=str)
+        try:
+            return to_json(value).decode()
+        except PydanticSerializationError as exc:
+            raise PayloadError(f"payload for {self.name} is not JSON-serializable: {exc}") from None
 
     def json_schema(self) -> dict[str, Any]:
         """The payload's JSON schema (an open object when the type has no model)."""

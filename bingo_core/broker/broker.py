@@ -60,6 +60,30 @@ class _Base:
     def q(self, queue: str) -> QueueKeys:
         return self.keys.queue(queue)
 
+    def _enqueue_calls(
+        self, tasks: Sequence[Prepared]
+    ) -> tuple[list[tuple[list[int], Call]], list[str]]:
+        """Group tasks per queue, in chunks; also the queues not yet in ``P:queues``."""
+        by_queue: dict[str, list[int]] = {}
+        for i, t in enumerate(tasks):
+            by_queue.setdefault(t.queue, []).append(i)
+        now = time.time()
+        calls = []
+        for queue, idx in by_queue.items():
+            q = self.q(queue)
+            for start in range(0, len(idx), scripts.CHUNK):
+                part = idx[start:start + scripts.CHUNK]
+                calls.append((part, scripts.enqueue(q, [tasks[i] for i in part], now)))
+        return calls, [q for q in by_queue if q not in self._known_queues]
+
+    @staticmethod
+    def _codes(n: int, calls: list[tuple[list[int], Call]], results: list[Any]) -> list[int]:
+        codes = [0] * n
+        for (idx, call), result in zip(calls, results, strict=True):
+            for i, code in zip(idx, scripts.enqueue_codes(call, result), strict=True):
+                codes[i] = code
+        return codes
+
 
 class Broker(_Base):
     """Synchronous broker (client, CLI, inspector)."""
@@ -88,37 +112,78 @@ class Broker(_Base):
 
     # -- enqueue --------------------------------------------------------------------------
     def enqueue(self, tasks: Sequence[Prepared]) -> list[int]:
-        """Enqueue tasks; one script call per queue, pipelined. Returns one code per task."""
-        by_queue: dict[str, list[int]] = {}
-        for i, t in enumerate(tasks):
-            by_queue.setdefault(t.queue, []).append(i)
-        now = time.time()
-        codes = [0] * len(tasks)
+        """Enqueue tasks: one script call per queue (per 1,000 tasks), all in one round trip.
+
+        Returns one code per task (1 enqueued; see ``ENQUEUE_REFUSALS`` for the others).
+        """
+        calls, new = self._enqueue_calls(tasks)
         try:
-            new = [q for q in by_queue if q not in self._known_queues]
-            if len(by_queue) == 1 and not new:
-                (queue, idx), = by_queue.items()
-                result = self._scripts["enqueue"](*self._args(queue, [tasks[i] for i in idx], now))
-                results = [result]
+            if len(calls) == 1 and not new:
+                idx, (name, keys, args) = calls[0]
+                results = [self._scripts[name](keys=keys, args=args)]
             else:
                 pipe = self.redis.pipeline(transaction=False)
                 if new:
                     pipe.sadd(self.keys.queues, *new)
-                for queue, idx in by_queue.items():
-                    self._scripts["enqueue"](*self._args(queue, [tasks[i] for i in idx], now),
-                                             client=pipe)
+                for _, (name, keys, args) in calls:
+                    self._scripts[name](keys=keys, args=args, client=pipe)
                 results = pipe.execute()[1 if new else 0:]
                 self._known_queues.update(new)
         except CONNECTION_ERRORS as exc:
             raise connection.unavailable(self.cfg, exc) from None
-        for (_, idx), result in zip(by_queue.items(), results, strict=True):
-            for i, code in zip(idx, result, strict=True):
-                codes[i] = int(code)
+        return self._codes(len(tasks), calls, results)
+
+    def enqueue_stream(self, chunks: Iterable[Sequence[Prepared]]) -> list[int]:
+        """Enqueue chunks as they are produced, reading the replies at the end.
+
+        Redis runs chunk *i* while the caller encodes chunk *i + 1*. On a plain (not
+        Sentinel or Cluster) connection the commands are written straight to one socket;
+        otherwise each chunk goes through :meth:`enqueue`.
+        """
+        if type(self.redis) is not redis.Redis:
+            return [code for chunk in chunks for code in self.enqueue(chunk)]
+        pool = self.redis.connection_pool
+        conn = pool.get_connection()
+        sent: list[tuple[list[Prepared], Call]] = []
+        codes: list[int] = []
+        try:
+            shas = self._ensure_loaded()
+            for chunk in chunks:
+                chunk = list(chunk)
+                for queue in {t.queue for t in chunk} - self._known_queues:
+                    self.redis.sadd(self.keys.queues, queue)
+                    self._known_queues.add(queue)
+                calls, _ = self._enqueue_calls(chunk)
+                for idx, call in calls:
+                    name, keys, args = call
+                    conn.send_command("EVALSHA", shas[name], len(keys), *keys, *args)
+                    sent.append(([chunk[i] for i in idx], call))
+            replies = []
+            for _ in sent:
+                try:
+                    replies.append(conn.read_response())
+                except rexc.NoScriptError:
+                    replies.append(None)
+        except CONNECTION_ERRORS as exc:
+            conn.disconnect()
+            raise connection.unavailable(self.cfg, exc) from None
+        finally:
+            pool.release(conn)
+        for (tasks, call), reply in zip(sent, replies, strict=True):
+            if reply is None:  # the script cache was flushed meanwhile: run it normally
+                codes += self.enqueue(tasks)
+            else:
+                codes += scripts.enqueue_codes(call, reply)
         return codes
 
-    def _args(self, queue: str, tasks: Sequence[Prepared], now: float) -> tuple[Any, Any]:
-        _, keys, args = scripts.enqueue(self.q(queue), tasks, now)
-        return keys, args
+    def _ensure_loaded(self) -> dict[str, str]:
+        shas = {}
+        for name in ("enqueue", "enqueue_fast"):
+            script = self._scripts[name]
+            if not self.redis.script_exists(script.sha)[0]:
+                self.redis.script_load(script.script)
+            shas[name] = script.sha
+        return shas
 
     # -- inspector reads and actions --------------------------------------------------------
     def queues(self) -> list[str]:
@@ -235,20 +300,16 @@ class AsyncBroker(_Base):
             await self._blocking.aclose()
 
     async def enqueue(self, tasks: Sequence[Prepared]) -> list[int]:
-        by_queue: dict[str, list[int]] = {}
-        for i, t in enumerate(tasks):
-            by_queue.setdefault(t.queue, []).append(i)
-        now = time.time()
-        codes = [0] * len(tasks)
-        new = [q for q in by_queue if q not in self._known_queues]
+        """Enqueue tasks in one round trip; one code per task (see :meth:`Broker.enqueue`)."""
+        calls, new = self._enqueue_calls(tasks)
+        pipe = self.redis.pipeline(transaction=False)
         if new:
-            await self.redis.sadd(self.keys.queues, *new)
-            self._known_queues.update(new)
-        for queue, idx in by_queue.items():
-            result = await self._call(scripts.enqueue(self.q(queue), [tasks[i] for i in idx], now))
-            for i, code in zip(idx, result, strict=True):
-                codes[i] = int(code)
-        return codes
+            pipe.sadd(self.keys.queues, *new)
+        for _, (name, keys, args) in calls:
+            self._scripts[name](keys=keys, args=args, client=pipe)
+        results = (await pipe.execute())[1 if new else 0:]
+        self._known_queues.update(new)
+        return self._codes(len(tasks), calls, results)
 
     async def register_queues(self, queues: Iterable[str]) -> None:
         new = [q for q in queues if q not in self._known_queues]

@@ -15,7 +15,7 @@ from typing import Any
 from .keys import QueueKeys
 
 NAMES = (
-    "enqueue", "fetch", "ack", "retry", "archive", "requeue", "recover", "task_move",
+    "enqueue", "enqueue_fast", "fetch", "ack", "retry", "archive", "requeue", "recover", "task_move",
 )
 DAY_TTL = 90 * 86400
 
@@ -53,14 +53,33 @@ class Prepared:
     unique_ttl_ms: int = 0
     dedupe_key: str = ""
     dedupe_ttl_ms: int = 0
+    #: Generated id, run now, no unique lock, no dedupe: takes the fast script.
+    simple: bool = False
+
+
+#: Tasks per enqueue script call; larger batches are split (and pipelined) so one call
+#: never blocks Redis for long.
+CHUNK = 1000
 
 
 def enqueue(q: QueueKeys, tasks: Sequence[Prepared], now: float) -> Call:
-    args: list[Any] = [q.task_prefix, now]
+    if all(t.simple for t in tasks):
+        fast: list[Any] = [q.task_prefix]
+        for t in tasks:
+            fast += (t.id, t.msg)
+        return "enqueue_fast", [q.pending, q.notify], fast
+    args: list[Any] = [q.task_prefix, repr(now)]
     for t in tasks:
-        args += (t.id, t.msg, t.process_at, t.unique_key, t.unique_ttl_ms,
+        args += (t.id, t.msg, repr(t.process_at), t.unique_key, t.unique_ttl_ms,
                  t.dedupe_key, t.dedupe_ttl_ms)
     return "enqueue", [q.pending, q.scheduled, q.notify], args
+
+
+def enqueue_codes(call: Call, result: Any) -> list[int]:
+    """Per-task codes from an enqueue call's result (the fast script returns a count)."""
+    if call[0] == "enqueue_fast":
+        return [1] * int(result)
+    return [int(c) for c in result]
 
 
 def fetch(q: QueueKeys, n: int, now: float, lease_until: float, worker: str) -> Call:

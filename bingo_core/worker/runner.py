@@ -38,15 +38,26 @@ class HandlerRunner:
             if not timeout:
                 await tt.handler(ctx, payload)
                 return
-            scope = asyncio.timeout(timeout)
+            # One timer handle per task (cheaper than asyncio.timeout on the hot path).
+            task = asyncio.current_task()
+            assert task is not None
+            expired = False
+
+            def expire() -> None:
+                nonlocal expired
+                expired = True
+                ctx.cancel()
+                task.cancel()
+
+            timer = asyncio.get_running_loop().call_later(timeout, expire)
             try:
-                async with scope:
-                    await tt.handler(ctx, payload)
-            except TimeoutError:
-                if scope.expired():
-                    ctx.cancel()
+                await tt.handler(ctx, payload)
+            except asyncio.CancelledError:
+                if expired and task.uncancel() == 0:
                     raise TaskTimeout(f"timed out after {timeout:g}s") from None
                 raise
+            finally:
+                timer.cancel()
             return
         if isolation == "process":
             from .isolation import run_isolated

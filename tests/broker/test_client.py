@@ -107,17 +107,27 @@ def test_type_default_queue(client: Any, redis_client: Any) -> None:
     assert redis_client.llen("bingo:{low}:pending") == 1
 
 
-def test_enqueue_many_one_call_per_queue(client: Any, redis_client: Any) -> None:
-    items = [("task:report", {"pages": i}) for i in range(100)]
+def test_enqueue_many(client: Any, redis_client: Any) -> None:
+    items: list[Any] = [("task:report", {"pages": i}) for i in range(2500)]
     items.append(("task:low", {}))
-    items.append(("task:report", {}, {"task_id": "dup"}))
-    items.append(("task:report", {}, {"task_id": "dup"}))
-    infos = client.enqueue_many(items)
-    assert len(infos) == 103
-    assert redis_client.llen("bingo:{default}:pending") == 101
+    items.append(("task:report", {}, {"task_id": "own-id"}))
+    ids = client.enqueue_many(items)
+    assert len(ids) == len(set(ids)) == 2502 and ids[-1] == "own-id"
+    assert redis_client.llen("bingo:{default}:pending") == 2501
     assert redis_client.llen("bingo:{low}:pending") == 1
-    assert infos[-1].state == "refused" and "dup" in infos[-1].error
-    assert [i.state for i in infos[:-1]] == ["pending"] * 102
+    # FIFO: the head of the list (RPOP end) is the first item.
+    assert redis_client.lindex("bingo:{default}:pending", -1) == ids[0]
+    assert client.broker.get_task("default", ids[7]).payload == {"date": "today", "pages": 7}
+
+
+def test_enqueue_many_reports_refused_items(client: Any, redis_client: Any) -> None:
+    from bingo_core.errors import BulkEnqueueError
+
+    with pytest.raises(BulkEnqueueError, match=r"1 of 3 task\(s\) refused \(item 2: .*dup") as exc:
+        client.enqueue_many([("task:report", {}, {"task_id": "dup"}), ("task:report", {}),
+                             ("task:report", {}, {"task_id": "dup"})])
+    assert list(exc.value.refused) == [2]
+    assert redis_client.llen("bingo:{default}:pending") == 2
 
 
 def test_enqueue_many_validates_all_first(client: Any, redis_client: Any) -> None:

@@ -1,0 +1,16 @@
+-- sched_acquire: try to become the scheduler leader (fenced lease).
+-- KEYS[1] -> P:scheduler:leader  (string: the leader's daemon id, with a TTL)
+-- KEYS[2] -> P:scheduler:epoch   (string: the fencing token, INCR at each acquisition)
+-- ARGV[1] -> daemon id
+-- ARGV[2] -> lease TTL (ms)
+-- Returns {1, token} when this daemon holds the lease (a new token when it was free;
+--   the current token when this daemon already held it), else {0, ms until the held
+--   lease expires (-1 / -2 as PTTL reports them)}.
+if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then
+  return {1, redis.call("INCR", KEYS[2])}
+end
+if redis.call("GET", KEYS[1]) == ARGV[1] then
+  redis.call("PEXPIRE", KEYS[1], ARGV[2])
+  return {1, tonumber(redis.call("GET", KEYS[2]) or "0")}
+end
+return {0, redis.call("PTTL", KEYS[1])}

@@ -1,0 +1,36 @@
+-- sched_publish: the leader publishes its entries (what `cron list` and the dashboard show)
+-- and drops the state of entries that no longer exist. Fenced: nothing is written unless
+-- this daemon still holds the lease with this token.
+-- KEYS[1] -> P:scheduler:leader   (string: the leader's daemon id)
+-- KEYS[2] -> P:scheduler:epoch    (string: the current fencing token)
+-- KEYS[3] -> P:scheduler:entries  (set of entry keys)
+-- then, for each published entry: P:scheduler:entry:<key> (hash)
+-- then, for each removed entry: P:scheduler:entry:<key>, P:scheduler:history:<key>
+-- ARGV[1] -> daemon id
+-- ARGV[2] -> fencing token
+-- ARGV[3] -> number of published entries N
+-- ARGV[4] -> now (epoch seconds)
+-- then 3 values per published entry: entry key, info (JSON), fingerprint
+-- then 1 value per removed entry: entry key
+-- An entry whose fingerprint changed loses its cursor (no catch-up across an edit).
+-- Returns 1 when published, 0 when the lease is not held.
+if redis.call("GET", KEYS[1]) ~= ARGV[1] or redis.call("GET", KEYS[2]) ~= ARGV[2] then
+  return 0
+end
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  local ekey = KEYS[3 + i]
+  local b = 5 + (i - 1) * 3
+  if redis.call("HGET", ekey, "fp") ~= ARGV[b + 2] then
+    redis.call("HDEL", ekey, "cursor")
+  end
+  redis.call("HSET", ekey, "info", ARGV[b + 1], "fp", ARGV[b + 2], "published", ARGV[4])
+  redis.call("SADD", KEYS[3], ARGV[b])
+end
+local k = 4 + n
+for r = 5 + n * 3, #ARGV do
+  redis.call("SREM", KEYS[3], ARGV[r])
+  redis.call("DEL", KEYS[k], KEYS[k + 1])
+  k = k + 2
+end
+return 1
