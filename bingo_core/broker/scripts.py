@@ -91,9 +91,14 @@ def fetch(q: QueueKeys, n: int, now: float, lease_until: float, worker: str) -> 
 
 
 def ack(q: QueueKeys, items: Iterable[tuple[str, float, str]], worker: str, now: float) -> Call:
-    args: list[Any] = [q.task_prefix, now, worker, DAY_TTL]
-    for item in items:
-        args += item
+    plain: list[Any] = []
+    other: list[Any] = []
+    for task_id, retention, unique_key in items:
+        if retention or unique_key:
+            other += (task_id, retention, unique_key)
+        else:
+            plain.append(task_id)
+    args: list[Any] = [q.task_prefix, now, worker, DAY_TTL, len(plain), *plain, *other]
     return "ack", [q.lease, q.completed, q.processed, q.processed_on(today())], args
 
 

@@ -7,13 +7,26 @@
 -- ARGV[2] -> now (epoch seconds)
 -- ARGV[3] -> worker id (only tasks this worker still holds are acked)
 -- ARGV[4] -> TTL of the daily counter (seconds)
--- then 3 values per task: id, retention seconds (0 = delete), unique key ("" = none)
+-- ARGV[5] -> K, how many plain ids follow (tasks with no retention and no unique lock)
+-- then K ids, then 3 values per other task: id, retention seconds, unique key ("" = none)
 -- Returns the ids this worker no longer held (its lease had expired and been recovered).
 local prefix = ARGV[1]
 local now = tonumber(ARGV[2])
 local lost = {}
 local done = 0
-for b = 5, #ARGV, 3 do
+local plain = tonumber(ARGV[5])
+for b = 6, 5 + plain do
+  local id = ARGV[b]
+  local tkey = prefix .. id
+  if redis.call("HGET", tkey, "worker") == ARGV[3] then
+    redis.call("ZREM", KEYS[1], id)
+    redis.call("DEL", tkey)
+    done = done + 1
+  else
+    lost[#lost + 1] = id
+  end
+end
+for b = 6 + plain, #ARGV, 3 do
   local id = ARGV[b]
   local tkey = prefix .. id
   if redis.call("HGET", tkey, "worker") == ARGV[3] then
