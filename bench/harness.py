@@ -16,6 +16,7 @@ One run of a system, all on a freshly flushed Redis:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import shutil
@@ -134,7 +135,7 @@ class Result:
     def percentile(self, q: float) -> float:
         """Nearest-rank percentile of the pick-up latencies, in ms."""
         ordered = sorted(self.latencies)
-        rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+        rank = min(len(ordered), max(1, math.ceil(q / 100 * len(ordered))))
         return ordered[rank - 1] * 1000
 
 

@@ -1,4 +1,4 @@
-"""Bingo: the registry, the worker entry (``python bingo_worker.py``) and the adapter.
+"""Bingo: the registry, the worker entry (``python -m bingo_worker``) and the adapter.
 
 The worker runs ``bingo_core.worker.run_worker`` with Bingo's default settings (only the
 Redis URL changed) until SIGTERM. Bulk: ``Client.enqueue_many`` (one round trip a call).
@@ -41,7 +41,7 @@ def main() -> None:
 
 class BingoAdapter(Adapter):
     name = "bingo"
-    worker = ["python", "bingo_worker.py"]
+    worker = ["python", "-m", "bingo_worker"]
 
     def open(self) -> None:
         from bingo_core import Client
