@@ -1,0 +1,40 @@
+"""Configuration: ``bingo-scheduler.yaml`` + environment + overrides → one :class:`Settings`.
+
+The original service's file loads unchanged (``server``, ``redis``, ``mysql``, ``log``,
+``feature``); the sections ``database``, ``worker``, ``scheduler``, ``dashboard``,
+``plugins`` and ``schedules`` extend it.
+"""
+
+from __future__ import annotations
+
+from .loader import load_settings
+from .logging import setup_logging
+from .settings import (
+    DashboardSettings,
+    DatabaseSettings,
+    FeatureSettings,
+    LogSettings,
+    MysqlSettings,
+    RedisSettings,
+    SchedulerSettings,
+    SentinelSettings,
+    ServerSettings,
+    Settings,
+    WorkerSettings,
+)
+
+__all__ = [
+    "DashboardSettings",
+    "DatabaseSettings",
+    "FeatureSettings",
+    "LogSettings",
+    "MysqlSettings",
+    "RedisSettings",
+    "SchedulerSettings",
+    "SentinelSettings",
+    "ServerSettings",
+    "Settings",
+    "WorkerSettings",
+    "load_settings",
+    "setup_logging",
+]

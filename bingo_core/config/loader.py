@@ -1,0 +1,393 @@
+"""Build :class:`Settings` from defaults, the YAML file, the environment and overrides.
+
+Precedence: defaults < file < environment (``BINGO_<SECTION>__<KEY>``) < overrides
+(``section.key`` → value, the command line's ``--set``). Every error is one line naming the
+key in its YAML spelling, the value and what was expected, plus where the value came from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ..errors import ConfigError
+from .settings import Settings
+
+#: The file used when no path is given and ``$BINGO_CONFIG`` is not set.
+DEFAULT_CONFIG_PATH = Path("config") / "bingo-scheduler.yaml"
+ENV_PREFIX = "BINGO_"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load and validate the settings; raise :class:`ConfigError` on any bad key or value.
+
+    :param path: the YAML file; ``None`` means ``$BINGO_CONFIG``, else
+        ``config/bingo-scheduler.yaml`` when it exists, else defaults only.
+    :param env: the environment to read (``os.environ`` when ``None``).
+    :param overrides: dotted keys (``worker.concurrency``) → values, parsed as YAML scalars.
+    """
+    environ = os.environ if env is None else env
+    file = _config_file(path, environ)
+    data: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    if file is not None:
+        sources[""] = f"in {file}"
+        data = _canonical(Settings, _read_yaml(file), "", sources[""])
+    for var in sorted(environ):
+        if not var.startswith(ENV_PREFIX) or "__" not in var:
+            continue
+        parts = var[len(ENV_PREFIX) :].split("__")
+        if not all(parts):
+            raise ConfigError(
+                f"environment variable {var}: expected BINGO_SECTION__KEY (one key per __)"
+            )
+        _apply(data, parts, environ[var], f"from environment variable {var}", sources, env=True)
+    for key, value in (overrides or {}).items():
+        parts = [p.strip() for p in key.split(".")]
+        if not all(parts):
+            raise ConfigError(f"override {key!r}: expected SECTION.KEY")
+        _apply(data, parts, value, f"from override {key}", sources, env=False)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, sources=sources)) from None
+    settings._sources = sources
+    return settings
+
+
+def _config_file(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
+    origin = ""
+    if path is None:
+        from_env = environ.get("BINGO_CONFIG", "")
+        if not from_env:
+            return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+        path, origin = from_env, " (from BINGO_CONFIG)"
+    file = Path(path)
+    if not str(path) or not file.exists():
+        raise ConfigError(f"config file {path}{origin} does not exist")
+    if file.is_dir():
+        raise ConfigError(f"config file {path}{origin} is a directory, expected a YAML file")
+    return file
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
+            continue
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"key {key!r} appears twice (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(file: Path) -> dict[str, Any]:
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {file} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {file} cannot be read: {exc.strerror}") from None
+    try:
+        raw = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+        raise ConfigError(f"config file {file}: invalid YAML{where}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"config file {file}: invalid YAML: {' '.join(str(exc).split())}"
+        ) from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"config file {file}: expected a mapping of sections (server, redis, ...) "
+            f"at the top, got {type(raw).__name__}"
+        )
+    return raw
+
+
+# -- walking the models ----------------------------------------------------------------------
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    """The model class of a section field (``Model`` or ``Model | None``), else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        for arg in get_args(annotation):
+            found = _submodel(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _is_mapping(annotation: Any) -> bool:
+    return get_origin(annotation) is dict
+
+
+def _resolve(model: type[BaseModel], key: str, *, ignore_case: bool) -> str | None:
+    """The field name for ``key`` given as the camelCase alias or the snake_case name."""
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            return name
+    if ignore_case:
+        folded = key.lower()
+        for name, info in model.model_fields.items():
+            if folded in (name.lower(), (info.alias or name).lower()):
+                return name
+    return None
+
+
+def _known(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _join(base: str, part: str) -> str:
+    if part.startswith("["):
+        return base + part
+    part = part.removeprefix(".")
+    if not part:
+        return base
+    return f"{base}.{part}" if base else part
+
+
+def _unknown(model: type[BaseModel], key: str, source: str) -> str:
+    known = _known(model)
+    word = key.rsplit(".", 1)[-1]
+    close = difflib.get_close_matches(word, known, n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    where = f" ({source})" if source else ""
+    return f"config key {key}: unknown key (known: {', '.join(known)}){hint}{where}"
+
+
+def _canonical(
+    model: type[BaseModel], raw: Mapping[Any, Any], path: str, where: str
+) -> dict[str, Any]:
+    """``raw`` with every key in its YAML spelling; unknown keys raise ConfigError."""
+    out: dict[str, Any] = {}
+    spelled: dict[str, str] = {}
+    for raw_key, value in raw.items():
+        key = str(raw_key)
+        name = _resolve(model, key, ignore_case=False)
+        if name is None:
+            raise ConfigError(_unknown(model, _join(path, key), where))
+        info = model.model_fields[name]
+        alias = info.alias or name
+        if alias in spelled:
+            raise ConfigError(
+                f"config key {_join(path, alias)}: given twice "
+                f"(as {spelled[alias]} and {key}) ({where})"
+            )
+        spelled[alias] = key
+        sub = _submodel(info.annotation)
+        if sub is not None and value is None:
+            continue  # an empty section: its defaults
+        if sub is not None and isinstance(value, Mapping):
+            value = _canonical(sub, value, _join(path, alias), where)
+        out[alias] = value
+    return out
+
+
+def parse_value(text: str) -> Any:
+    """An environment or override value as YAML would read it: ``50`` → 50, ``true`` →
+    True, ``[a, b]`` → a list; anything else stays the string it is."""
+    if not text.strip():
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, dict | list):
+        return value if text.lstrip()[0] in "[{" else text
+    return text if value is None and text.strip() not in ("~", "null", "Null", "NULL") else value
+
+
+def _apply(
+    data: dict[str, Any],
+    parts: Sequence[str],
+    raw: Any,
+    label: str,
+    sources: dict[str, str],
+    *,
+    env: bool,
+) -> None:
+    """Set ``parts`` (matched case-insensitively) in ``data`` to the parsed ``raw``."""
+    model: type[BaseModel] | None = Settings
+    node = data
+    path = ""
+    for i, part in enumerate(parts):
+        annotation: Any = None
+        if model is None:
+            key = part.lower() if env else part
+        else:
+            name = _resolve(model, part, ignore_case=True)
+            if name is None:
+                raise ConfigError(_unknown(model, _join(path, part), label))
+            info = model.model_fields[name]
+            key, annotation = info.alias or name, info.annotation
+        path = _join(path, key)
+        if i == len(parts) - 1:
+            plain = annotation is str or not isinstance(raw, str)
+            node[key] = raw if plain else parse_value(raw)
+            sources[path] = label
+            return
+        if model is not None:
+            sub = _submodel(annotation)
+            if sub is None and not _is_mapping(annotation):
+                raise ConfigError(
+                    f"config key {path}: is a single value, it has no keys below it ({label})"
+                )
+            model = sub
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+
+
+# -- one-line messages for validation errors -------------------------------------------------
+
+_EXPECTED = {
+    "int_parsing": "expected a whole number",
+    "int_type": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_parsing": "expected a number",
+    "float_type": "expected a number",
+    "bool_parsing": "expected true or false",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+    "list_type": "expected a list",
+}
+_BOUNDS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+    "too_short": ("at least", "min_length"),
+}
+
+
+def key_path(prefix: str, loc: Sequence[int | str], at: str = "") -> str:
+    """The dotted YAML key for a pydantic ``loc`` (list items as ``[i]``)."""
+    out = prefix
+    for part in loc:
+        out = _join(out, f"[{part}]" if isinstance(part, int) else str(part))
+    return _join(out, at)
+
+
+def _expected(error: Mapping[str, Any]) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind in _EXPECTED:
+        return _EXPECTED[kind]
+    if kind in _BOUNDS:
+        word, name = _BOUNDS[kind]
+        if kind == "too_short":
+            return f"expected {word} {ctx.get(name)} item(s)"
+        return f"expected a number {word} {ctx.get(name)}"
+    if kind == "literal_error":
+        return f"expected one of {ctx.get('expected')}"
+    message = str(error["msg"])
+    if kind == "bingo":
+        return message
+    message = message.removeprefix("Value error, ")
+    return message[:1].lower() + message[1:]
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _source(sources: Mapping[str, str], key: str) -> str:
+    best = ""
+    for prefix in sources:
+        hit = prefix == "" or key == prefix or key.startswith((prefix + ".", prefix + "["))
+        if hit and len(prefix) >= len(best):
+            best = prefix
+    found = sources.get(best, "")
+    return f" ({found})" if found else ""
+
+
+def _model_at(model: type[BaseModel] | None, loc: Sequence[int | str]) -> type[BaseModel] | None:
+    for part in loc:
+        if model is None or not isinstance(part, str):
+            return None
+        name = _resolve(model, part, ignore_case=False)
+        model = _submodel(model.model_fields[name].annotation) if name else None
+    return model
+
+
+def _describe(
+    error: Mapping[str, Any], prefix: str, model: type[BaseModel] | None, sources: Mapping[str, str]
+) -> tuple[str, str]:
+    ctx = error.get("ctx") or {}
+    at = str(ctx.get("at", ""))
+    key = key_path(prefix, error["loc"], at)
+    key_for_source = key
+    kind = error["type"]
+    if kind == "missing":
+        text = "required but not set"
+        # A missing key has no source; name where its section was set.
+        parent = key.rpartition(".")[0]
+        siblings = [k for k in sources if parent and k.startswith(parent + ".")]
+        if siblings:
+            key_for_source = siblings[0]
+    elif kind == "extra_forbidden":
+        owner = _model_at(model, error["loc"][:-1])
+        known = f" (known: {', '.join(_known(owner))})" if owner is not None else ""
+        text = f"unknown key{known}"
+    else:
+        value = ctx.get("value") if at else error.get("input")
+        # A whole section is not repeated (it may hold secrets).
+        shown = "section" if isinstance(value, Mapping) else _show(value)
+        text = f"{shown} is not valid: {_expected(error)}"
+    return key, f"config key {key}: {text}{_source(sources, key_for_source)}"
+
+
+def describe_validation_error(
+    exc: ValidationError,
+    *,
+    prefix: str = "",
+    model: type[BaseModel] | None = Settings,
+    sources: Mapping[str, str] | None = None,
+) -> str:
+    """One line for a pydantic error: the first bad key, its value, what was expected."""
+    errors = exc.errors(include_url=False)
+    described = [_describe(e, prefix, model, sources or {}) for e in errors]
+    line = described[0][1]
+    others = list(dict.fromkeys(key for key, _ in described[1:] if key != described[0][0]))
+    if others:
+        more = ", ..." if len(others) > 5 else ""
+        line += f" ({len(others)} more: {', '.join(others[:5])}{more})"
+    return line

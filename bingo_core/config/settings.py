@@ -1,0 +1,443 @@
+"""The validated settings: one pydantic model per section of ``bingo-scheduler.yaml``.
+
+Attribute names are snake_case; the YAML keys are their camelCase aliases (``queueDash``,
+``maxConnectionLifeTime``), as in the original service's file. Both spellings are accepted.
+Durations accept Go strings (``10s``, ``1h30m``, ``90d``) or plain seconds and are stored as
+float seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from ..durations import parse_duration
+from ..errors import ConfigError
+
+#: The store used when neither ``database.url`` nor a ``mysql`` section is configured.
+DEFAULT_SQLITE_URL = "sqlite:///storage/bingo.db"
+
+
+def fail(expected: str, *, at: str = "", value: Any = None) -> PydanticCustomError:
+    """A validation error whose text is ``expected``; ``at`` names a key below the field."""
+    context: dict[str, Any] = {"at": at}
+    if at:
+        context["value"] = value
+    return PydanticCustomError("bingo", expected, context)
+
+
+def _duration(value: object) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        if "negative" in str(exc):
+            raise fail("expected a duration >= 0") from None
+        raise fail("expected a duration such as 10s, 1h30m, 250ms, 7d or seconds") from None
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise fail("expected a duration > 0")
+    return value
+
+
+def _whole(value: object) -> object:
+    if isinstance(value, bool):
+        raise fail("expected a whole number")
+    return value
+
+
+#: A duration in seconds (Go string or number), >= 0.
+Duration = Annotated[float, BeforeValidator(_duration)]
+#: A duration in seconds, > 0.
+PositiveDuration = Annotated[float, BeforeValidator(_duration), AfterValidator(_positive)]
+#: An int that refuses booleans (YAML ``yes`` is not a count).
+Whole = Annotated[int, BeforeValidator(_whole)]
+
+
+def host_port(value: str, default_port: int | None, *, need_host: bool = True) -> str:
+    """Check a ``host:port`` string; a bare host gets ``default_port`` when one is given."""
+    expected = "expected host:port" if need_host else "expected [host]:port such as :8080"
+    text = value.strip()
+    bracketed = text.startswith("[") and text.endswith("]")
+    if bracketed or ":" not in text:
+        if default_port is None or not text:
+            raise fail(expected)
+        return f"{text}:{default_port}"
+    host, _, port = text.rpartition(":")
+    if (need_host and not host) or not port.isdigit() or not 0 < int(port) < 65536:
+        raise fail(expected)
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        raise fail(expected + " (IPv6 hosts in brackets)")
+    return f"{host}:{int(port)}"
+
+
+class Section(BaseModel):
+    """Base of every section: camelCase aliases, unknown keys refused."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_assignment=True,
+        coerce_numbers_to_str=True,
+    )
+
+
+class ServerSettings(Section):
+    """``server``: identity, listen address, default time zone, dashboard secret."""
+
+    name: str = "bingo-scheduler"
+    mode: Literal["debug", "release", "test"] = "release"
+    addr: str = ":8080"
+    timezone: str = "UTC"
+    key: str = ""
+
+    @field_validator("addr")
+    @classmethod
+    def _addr(cls, value: str) -> str:
+        return host_port(value, None, need_host=False)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise fail("expected an IANA time zone such as UTC or Asia/Shanghai") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The server time zone, applied to schedule entries that name none."""
+        return ZoneInfo(self.timezone)
+
+
+class SentinelSettings(Section):
+    """``redis.sentinel``: connect through Redis Sentinel to the named master."""
+
+    master_name: str
+    hosts: list[str] = Field(min_length=1)
+    password: str = ""
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, value: list[str]) -> list[str]:
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(host_port(item, 26379))
+            except PydanticCustomError:
+                raise fail("expected host:port", at=f"[{i}]", value=item) from None
+        return out
+
+
+class RedisSettings(Section):
+    """``redis``: where the queues live."""
+
+    host: str = "127.0.0.1:6379"
+    password: str = ""
+    username: str = ""
+    database: Whole = Field(default=0, ge=0)
+    prefix: str = "bingo"
+    url: str = ""
+    sentinel: SentinelSettings | None = None
+    cluster: bool = False
+    socket_timeout: Duration = 5.0
+    connect_timeout: Duration = 2.0
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return host_port(value, 6379)
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not value or any(c in value for c in " {}\t\n"):
+            raise fail("expected a non-empty key prefix without spaces or braces")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value:
+            return value
+        expected = "expected a redis://, rediss:// or unix:// URL"
+        try:
+            parts = urlsplit(value)
+            _ = parts.port
+        except ValueError:
+            raise fail(expected) from None
+        if parts.scheme in ("redis", "rediss") and parts.hostname:
+            return value
+        if parts.scheme == "unix" and parts.path:
+            return value
+        raise fail(expected)
+
+    @property
+    def address(self) -> str:
+        """Where Redis is, for messages: ``host:port`` (no password)."""
+        if self.sentinel is not None:
+            hosts = ",".join(self.sentinel.hosts)
+            return f"{self.sentinel.master_name} via sentinel {hosts}"
+        if self.url and not self.cluster:
+            parts = urlsplit(self.url)
+            if parts.scheme == "unix":
+                return parts.path
+            return f"{parts.hostname}:{parts.port or 6379}"
+        return self.host
+
+
+class MysqlSettings(Section):
+    """``mysql``: the original service's database section (pool settings as in Go)."""
+
+    host: str = ""
+    username: str = ""
+    password: str = ""
+    database: str = ""
+    max_idle_connections: Whole = Field(default=10, ge=0)
+    max_open_connections: Whole = Field(default=100, ge=0)
+    max_connection_life_time: Duration = 0.0
+    log_level: Whole = Field(default=1, ge=0)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        return host_port(value, 3306) if value else value
+
+    def sqlalchemy_url(self) -> str:
+        """``mysql+pymysql://user:pass@host:port/db?charset=utf8mb4``."""
+        auth = ""
+        if self.username:
+            auth = quote(self.username, safe="")
+            if self.password:
+                auth += ":" + quote(self.password, safe="")
+            auth += "@"
+        database = quote(self.database, safe="")
+        return f"mysql+pymysql://{auth}{self.host}/{database}?charset=utf8mb4"
+
+
+class DatabaseSettings(Section):
+    """``database``: a SQLAlchemy URL for the store; wins over ``mysql``."""
+
+    url: str = ""
+
+
+class LogSettings(Section):
+    """``log``: level, console output, format, and the rotated log file."""
+
+    level: Literal["debug", "info", "warn", "warning", "error", "dpanic", "panic", "fatal"] = "info"
+    days: Whole = Field(default=7, ge=0)
+    format: Literal["console", "json"] = "console"
+    console: bool = True
+    max_size: float = Field(default=100.0, gt=0)
+    compress: bool = False
+    path: str = ""
+
+    @field_validator("level", "format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
+class FeatureSettings(Section):
+    """``feature``: switches carried over from the original service."""
+
+    queue_dash: bool = False
+
+
+def _queues(value: dict[str, int]) -> dict[str, int]:
+    if not value:
+        raise fail("expected at least one queue name with a weight >= 1")
+    for name in value:
+        if not name.strip():
+            raise fail("expected non-empty queue names", at=f".{name}", value=name)
+    return value
+
+
+class WorkerSettings(Section):
+    """``worker``: concurrency, queues with weights, leases and retention."""
+
+    concurrency: Whole = Field(default=20, ge=1)
+    queues: Annotated[dict[str, Annotated[Whole, Field(ge=1)]], AfterValidator(_queues)] = Field(
+        default_factory=lambda: {"default": 1}
+    )
+    strict_priority: bool = False
+    lease: PositiveDuration = 30.0
+    shutdown_timeout: Duration = 10.0
+    processes: Whole = Field(default=1, ge=1)
+    archive_max_size: Whole = Field(default=10000, ge=0)
+    archive_max_age: Duration = 90 * 86400.0
+    idempotency_ttl: Duration = 7 * 86400.0
+    recover_interval: PositiveDuration = 1.0
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """Seconds between heartbeats: a third of the lease, so two may be missed."""
+        return max(0.05, self.lease / 3)
+
+
+class SchedulerSettings(Section):
+    """``scheduler``: the cron loop, the sync of ``sys_crontab`` and the leader lease."""
+
+    enabled: bool = True
+    sync_interval: PositiveDuration = 10.0
+    misfire_grace: Duration = 60.0
+    leader_lease: PositiveDuration = 10.0
+    history_size: Whole = Field(default=100, ge=0)
+
+
+class DashboardSettings(Section):
+    """``dashboard``: on/off and the read-only secret (``server.key`` is the admin one)."""
+
+    enabled: bool = True
+    read_only_key: str = ""
+
+
+def _plugins(value: object) -> object:
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        return {k: ({} if v is None else v) for k, v in value.items()}
+    return value
+
+
+def _schedules(value: object) -> object:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        return value
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(value):
+        if not isinstance(item, Mapping):
+            raise fail("expected a mapping with spec and type", at=f"[{i}]", value=item)
+        entry = {str(k): v for k, v in item.items()}
+        for key in ("spec", "type"):
+            if key not in entry:
+                raise PydanticCustomError("missing", "required", {"at": f"[{i}].{key}"})
+            if not isinstance(entry[key], str) or not entry[key].strip():
+                raise fail("expected a non-empty string", at=f"[{i}].{key}", value=entry[key])
+        if "name" in entry and not isinstance(entry["name"], str):
+            raise fail("expected a string", at=f"[{i}].name", value=entry["name"])
+        entry.setdefault("payload", {})
+        if entry["payload"] is None:
+            entry["payload"] = {}
+        if not isinstance(entry["payload"], Mapping):
+            raise fail("expected a mapping", at=f"[{i}].payload", value=entry["payload"])
+        out.append(entry)
+    return out
+
+
+class Settings(Section):
+    """Every setting of one Bingo process, built by :func:`bingo_core.config.load_settings`."""
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    mysql: MysqlSettings | None = None
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    feature: FeatureSettings = Field(default_factory=FeatureSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    plugins: Annotated[dict[str, dict[str, Any]], BeforeValidator(_plugins)] = Field(
+        default_factory=dict
+    )
+    schedules: Annotated[list[dict[str, Any]], BeforeValidator(_schedules)] = Field(
+        default_factory=list
+    )
+
+    _plugin_settings: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.mysql is not None and not self.mysql.host and not self.database.url:
+            raise fail(
+                "expected host:port of the MySQL server (or set database.url)",
+                at="mysql.host",
+                value="",
+            )
+        key = self.dashboard.read_only_key
+        if key and key == self.server.key:
+            raise fail(
+                "expected a secret different from server.key",
+                at="dashboard.readOnlyKey",
+                value="***",
+            )
+        return self
+
+    @property
+    def plugin_settings(self) -> dict[str, Any]:
+        """Each plugin's validated settings (a model instance, or the raw mapping when the
+        plugin registered no model), filled by :meth:`bind_plugin_settings`."""
+        return self._plugin_settings
+
+    def database_url(self) -> str:
+        """The store's SQLAlchemy URL: ``database.url``, else the ``mysql`` section, else
+        SQLite at ``storage/bingo.db`` (relative to the current directory)."""
+        if self.database.url:
+            return self.database.url
+        if self.mysql is not None:
+            return self.mysql.sqlalchemy_url()
+        return DEFAULT_SQLITE_URL
+
+    def bind_plugin_settings(self, models: Mapping[str, type[BaseModel]]) -> dict[str, Any]:
+        """Validate each ``plugins.<name>`` section against the model its plugin registered.
+
+        A section without a model is kept as a mapping; a model without a section gets its
+        defaults. Raises :class:`ConfigError` naming ``plugins.<name>.<field>``.
+        """
+        from .loader import describe_validation_error
+
+        bound: dict[str, Any] = {}
+        sections = {_plugin_key(name): (name, section) for name, section in self.plugins.items()}
+        for plugin, model in models.items():
+            name, section = sections.pop(_plugin_key(plugin), (plugin, {}))
+            try:
+                bound[plugin] = model.model_validate(_fold_keys(model, section))
+            except ValidationError as exc:
+                raise ConfigError(
+                    describe_validation_error(
+                        exc, prefix=f"plugins.{name}", model=model, sources=self._sources
+                    )
+                ) from None
+        for name, section in sections.values():
+            bound[name] = dict(section)
+        self._plugin_settings = bound
+        return bound
+
+
+def _plugin_key(name: str) -> str:
+    return name.replace("-", "_").lower()
+
+
+def _fold_keys(model: type[BaseModel], section: Mapping[str, Any]) -> dict[str, Any]:
+    """``section`` with keys that match a field only case-insensitively (environment
+    variables are upper case) spelled as the field's alias."""
+    spellings: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        for spelling in (name, info.alias or name):
+            spellings.setdefault(spelling.lower(), info.alias or name)
+    exact = set(spellings.values()) | set(model.model_fields)
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        out[key if key in exact else spellings.get(key.lower(), key)] = value
+    return out
