@@ -203,8 +203,7 @@ class SchedState:
 
     async def publish_sync(self, status: dict[str, Any]) -> None:
         """Store the last sync status (row errors, database health) for readers."""
-        await self.redis.set(self.keys.sync, json.dumps(status, separators=(",", ":"),
-                                                         default=str))
+        await self.redis.set(self.keys.sync, json.dumps(status, separators=(",", ":"), default=str))
 
 
 def _ms(seconds: float) -> int:

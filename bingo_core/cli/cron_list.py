@@ -1,0 +1,120 @@
+"""``bingo-scheduler cron list``: every schedule entry the leader fires, from Redis.
+
+Each entry with its source (plugin, config, ``sys_crontab`` row id), spec, zone, type,
+next and last fire, last task id and missed ticks; then the current leader and the
+``sys_crontab`` rows the sync skipped, with their errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..broker import Broker
+from ..broker.schedstate import SchedStateReader
+from .common import App, print_json, print_table
+
+_SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+HEADERS = [
+    "SOURCE",
+    "NAME",
+    "SPEC",
+    "ZONE",
+    "TYPE",
+    "NEXT FIRE",
+    "LAST FIRE",
+    "LAST TASK",
+    "MISSED",
+]
+
+
+def add_list_parser(cron_subparsers: _SubParsers) -> None:
+    """Add ``cron list`` to the ``cron`` command group."""
+    parser = cron_subparsers.add_parser(
+        "list",
+        help="every schedule entry with its next and last fire (from Redis)",
+        description="List every schedule entry the scheduler leader publishes in Redis: "
+        "plugins', the config file's and sys_crontab's, with next and last fire, last task "
+        "id and missed ticks; then the sys_crontab rows the sync skipped.",
+    )
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --json: include the last N enqueues of each entry",
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=_list)
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _when(epoch: float | None, zone: tzinfo) -> str:
+    if epoch is None:
+        return "-"
+    return datetime.fromtimestamp(epoch, zone).isoformat(sep=" ", timespec="seconds")
+
+
+def collect(broker: Broker, history: int = 0) -> dict[str, Any]:
+    """The state ``cron list`` shows: leader, entries (optionally with history), sync."""
+    reader = SchedStateReader(broker)
+    leader = reader.leader()
+    entries = reader.entries()
+    if history > 0:
+        for entry in entries:
+            entry["history"] = reader.history(entry["key"], history)
+    return {"leader": leader, "entries": entries, "sync": reader.sync_status()}
+
+
+def _list(app: App) -> int:
+    args = app.args
+    broker = Broker(app.settings.redis)
+    try:
+        broker.ping()
+        data = collect(broker, args.history if args.json else 0)
+    finally:
+        broker.close()
+    if args.json:
+        print_json(data)
+        return 0
+    rows = []
+    for e in data["entries"]:
+        zone = _zone(e.get("timezone") or "")
+        rows.append(
+            [
+                e.get("source", "?"),
+                e.get("name", "?"),
+                e.get("spec", "?"),
+                e.get("timezone") or "UTC",
+                e.get("type", "?"),
+                _when(e["next_fire"], zone),
+                _when(e["last_fire"], zone),
+                e["last_task_id"] or "-",
+                e["missed"],
+            ]
+        )
+    if rows:
+        print_table(rows, HEADERS)
+    else:
+        print("no schedule entries published (is a daemon running the scheduler?)")
+    leader = data["leader"]
+    if leader["id"]:
+        print(f"\nleader: {leader['id']} (token {leader['epoch']})")
+    else:
+        print("\nleader: none (no daemon runs the scheduler on this Redis)")
+    sync = data["sync"] or {}
+    if sync and not sync.get("db_ok", True):
+        print(f"database: {sync.get('db_error') or 'not reachable'}")
+    for line in sync.get("static_errors", []):
+        print(f"skipped: {line}")
+    for row_id, error in sorted((sync.get("errors") or {}).items(), key=lambda i: int(i[0])):
+        print(f"skipped: sys_crontab row {row_id}: {error}")
+    return 0

@@ -1,0 +1,460 @@
+"""The tick loop: fire every due entry, on the leader only, each tick exactly once.
+
+A heap holds each entry's next fire time; the loop sleeps until the earliest (no polling)
+and enqueues every entry due at that instant in one batch. Each task carries a dedupe key
+for its ``(entry, fire time)`` that the enqueue script sets NX with the task, so a tick
+another daemon already enqueued is refused (code -2) and never enqueued twice.
+
+When this daemon becomes leader (and whenever an entry is added), each entry resumes from
+its cursor in Redis, the last tick a leader handled: the ticks since then that are within
+the entry's ``misfire_grace`` are fired late, older ones are skipped and counted as missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+import heapq
+import itertools
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..broker import Prepared, refusal
+from ..broker.schedstate import Published, Record, SchedState
+from .leader import LeaderLease
+from .timing import describe, next_fire
+
+if TYPE_CHECKING:
+    from ..client import AsyncClient
+    from .entries import CompiledEntry
+
+log = logging.getLogger("bingo.scheduler")
+
+#: Most missed ticks walked one by one per entry before jumping to the grace window.
+MAX_WALK = 1000
+#: Shortest life of a tick's dedupe key (it must outlive the misfire grace).
+MIN_DEDUPE_TTL = 3600.0
+#: Wait before arming again after Redis failed during a round.
+RETRY_DELAY = 0.5
+
+
+@dataclass(slots=True)
+class _Slot:
+    compiled: CompiledEntry
+    grace: float
+    gen: int
+    next: float | None = None
+
+
+@dataclass(slots=True)
+class Walk:
+    """Where an entry stands at ``now`` given the last tick handled."""
+
+    due: list[float]  # ticks within the grace, to fire late
+    missed: int  # ticks older than the grace, skipped
+    first_missed: float | None
+    last_missed: float | None
+    next: float | None  # first tick after now
+
+
+def walk(schedule: Any, cursor: float | None, now: float, grace: float) -> Walk:
+    """The ticks after ``cursor`` up to ``now``: due ones (within ``grace``), missed ones.
+
+    At most :data:`MAX_WALK` missed ticks are counted one by one; past that the walk jumps
+    to the grace window (the count is then a lower bound).
+    """
+    out = Walk([], 0, None, None, None)
+    if cursor is None:
+        out.next = next_fire(schedule, now)
+        return out
+    t = next_fire(schedule, cursor)
+    horizon = now - grace
+    while t is not None and t < horizon:
+        out.missed += 1
+        if out.first_missed is None:
+            out.first_missed = t
+        out.last_missed = t
+        if out.missed >= MAX_WALK:
+            t = next_fire(schedule, max(t, horizon - 1e-6))
+            break
+        t = next_fire(schedule, t)
+    while t is not None and t <= now:
+        out.due.append(t)
+        t = next_fire(schedule, t)
+    out.next = t
+    return out
+
+
+def fingerprint(compiled: CompiledEntry) -> str:
+    """A short digest of everything that changes when the entry is edited."""
+    text = compiled.fingerprint()
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+class Ticker:
+    """Holds the entries and fires them while :attr:`lease` says this daemon leads.
+
+    :meth:`apply` (the sync's target interface) may be called at any time from the loop;
+    the changes are published and scheduled by the loop task itself.
+    """
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        state: SchedState,
+        lease: LeaderLease,
+        *,
+        default_grace: float = 60.0,
+        history_size: int = 100,
+        db_ready: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.lease = lease
+        self.default_grace = default_grace
+        self.history_size = history_size
+        self.db_ready = db_ready
+        #: Ticks enqueued by this daemon, ticks skipped as missed, and recent lateness (s).
+        self.fired = 0
+        self.missed = 0
+        self.lateness: collections.deque[float] = collections.deque(maxlen=100_000)
+        self._slots: dict[str, _Slot] = {}
+        self._heap: list[tuple[float, int, str, int]] = []
+        self._seq = itertools.count()
+        self._gens = itertools.count(1)
+        self._armed: int | None = None
+        self._dirty: set[str] = set()
+        self._removed: set[str] = set()
+        self._db_pruned = False
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        lease.listeners.append(self.wake)
+
+    # -- the entries ----------------------------------------------------------------------
+    def apply(
+        self, added: list[CompiledEntry], changed: list[CompiledEntry], removed: list[str]
+    ) -> None:
+        """Add ``added``, replace ``changed`` (same key), remove the entries keyed ``removed``."""
+        for key in removed:
+            self._slots.pop(key, None)
+            self._dirty.discard(key)
+            self._removed.add(key)
+        for compiled in (*added, *changed):
+            grace = compiled.misfire_grace
+            self._slots[compiled.key] = _Slot(
+                compiled, self.default_grace if grace is None else float(grace), next(self._gens)
+            )
+            self._dirty.add(compiled.key)
+            self._removed.discard(compiled.key)
+        self.wake()
+
+    def entries(self) -> list[CompiledEntry]:
+        """The entries this daemon holds (it fires them while it leads)."""
+        return [s.compiled for s in self._slots.values()]
+
+    def next_fires(self) -> dict[str, float | None]:
+        """Each entry's next fire time while this daemon leads (empty otherwise)."""
+        return {k: s.next for k, s in self._slots.items()} if self._armed is not None else {}
+
+    @property
+    def armed(self) -> bool:
+        """Whether this daemon is firing (it leads and its entries are scheduled)."""
+        return self._armed is not None
+
+    def wake(self) -> None:
+        """Make the loop look at its entries and the lease again."""
+        self._wake.set()
+
+    # -- the loop -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the tick loop on the running loop."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self.run(), name="bingo-scheduler-ticker"
+            )
+
+    async def stop(self) -> None:
+        """Stop the tick loop (a batch being enqueued is cancelled with it)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                if not task.cancelled():
+                    raise
+        self._disarm()
+
+    async def run(self) -> None:
+        """Fire due ticks until cancelled; a failing round is logged and retried."""
+        failing = False
+        while True:
+            try:
+                await self.step()
+                if failing:
+                    log.info("scheduler: Redis answers again; firing resumes")
+                    failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not failing:
+                    log.error(
+                        "scheduler round failed: %s; retrying",
+                        exc,
+                        exc_info=not isinstance(exc, OSError | ConnectionError),
+                    )
+                    failing = True
+                self._disarm()  # arm again, from the cursors in Redis
+                await asyncio.sleep(RETRY_DELAY)
+
+    async def step(self) -> None:
+        """One round: follow the lease, apply changes, fire what is due, or sleep."""
+        self._wake.clear()
+        lease = self.lease
+        token = lease.token
+        if token is None or not lease.is_leader:
+            self._disarm()
+            await self._sleep(None if token is None else lease.ttl / 10)
+            return
+        if self._armed != token:
+            await self._arm(token)
+        elif self._dirty or self._removed or (not self._db_pruned and self.db_ready()):
+            await self._refresh(token)
+        if self._armed is None:
+            return
+        heap = self._heap
+        if not heap:
+            await self._sleep(None)
+            return
+        now = time.time()
+        if heap[0][0] <= now:
+            await self._fire_due(token, now)
+        else:
+            await self._sleep(heap[0][0] - now)
+
+    async def _sleep(self, delay: float | None) -> None:
+        if self._wake.is_set():
+            return
+        if delay is None:
+            await self._wake.wait()
+            return
+        handle = asyncio.get_running_loop().call_later(delay, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            handle.cancel()
+
+    def _disarm(self) -> None:
+        if self._armed is not None:
+            log.info("scheduler: %s stops firing (not the leader)", self.state.daemon_id)
+        self._armed = None
+        self._heap.clear()
+        for slot in self._slots.values():
+            slot.next = None
+
+    def _published(self, slot: _Slot) -> Published:
+        compiled = slot.compiled
+        queue = (compiled.options or {}).get("queue")
+        if not queue:
+            task_type = self.client.registry.tasks.get(compiled.task_type)
+            queue = task_type.option("queue") if task_type is not None else "default"
+        info = describe(compiled, slot.grace, str(queue))
+        return Published(compiled.key, info, fingerprint(compiled))
+
+    def _prunable(self, key: str) -> bool:
+        return not key.startswith("db:") or self.db_ready()
+
+    async def _arm(self, token: int) -> None:
+        """Publish every entry, drop stale ones, resume each entry from its cursor."""
+        self._disarm()
+        keys = list(self._slots)
+        entries = [self._published(self._slots[k]) for k in keys]
+        self._dirty.clear()
+        self._removed.clear()
+        pruned_db = self.db_ready()
+        stale = [k for k in await self.state.published_keys() - set(keys) if self._prunable(k)]
+        if not await self.state.publish(token, entries, stale, time.time()):
+            self.lease.lost()
+            return
+        self._db_pruned = pruned_db
+        self._armed = token
+        log.info("scheduler: %s fires %d entries", self.state.daemon_id, len(keys))
+        await self._resume(token, keys)
+
+    async def _refresh(self, token: int) -> None:
+        """Publish the entries changed since the last round and schedule them."""
+        dirty = [k for k in self._dirty if k in self._slots]
+        removed = list(self._removed)
+        self._dirty.clear()
+        self._removed.clear()
+        if not self._db_pruned and self.db_ready():
+            self._db_pruned = True
+            known = set(self._slots)
+            removed += [
+                k
+                for k in await self.state.published_keys()
+                if k.startswith("db:") and k not in known and k not in removed
+            ]
+        entries = [self._published(self._slots[k]) for k in dirty]
+        if not await self.state.publish(token, entries, removed, time.time()):
+            self.lease.lost()
+            self._disarm()
+            return
+        await self._resume(token, dirty)
+
+    async def _resume(self, token: int, keys: Sequence[str]) -> None:
+        """Schedule ``keys`` from their cursors: fire the ticks within the grace late,
+        count older ones as missed."""
+        cursors = await self.state.cursors(keys)
+        now = time.time()
+        records: list[Record] = []
+        late: list[tuple[_Slot, float]] = []
+        for key, cursor in zip(keys, cursors, strict=True):
+            slot = self._slots.get(key)
+            if slot is None:
+                continue
+            w = walk(slot.compiled.schedule, cursor, now, slot.grace)
+            late += ((slot, t) for t in w.due)
+            slot.next = w.next
+            if w.next is not None:
+                heapq.heappush(self._heap, (w.next, next(self._seq), key, slot.gen))
+            record = Record(key, next=w.next)
+            if w.missed:
+                self._count_missed(slot, w.missed, w.first_missed, w.last_missed, record)
+            records.append(record)
+        if not await self.state.record(token, records, self.history_size):
+            self.lease.lost()
+            self._disarm()
+            return
+        if late:
+            log.info("scheduler: firing %d tick(s) missed while no leader fired them", len(late))
+            await self._fire(token, late, [])
+
+    def _count_missed(
+        self, slot: _Slot, count: int, first: float | None, last: float | None, record: Record
+    ) -> None:
+        key = slot.compiled.key
+        log.warning(
+            "schedule %s: %d tick(s) from %s to %s skipped as missed (older than "
+            "misfire_grace %gs)",
+            key,
+            count,
+            _iso(first),
+            _iso(last),
+            slot.grace,
+        )
+        self.missed += count
+        record.missed += count
+        record.cursor = last
+        record.history = {"missed": count, "from": first, "to": last}
+
+    async def _fire_due(self, token: int, now: float) -> None:
+        heap = self._heap
+        slots = self._slots
+        batch: list[tuple[_Slot, float]] = []
+        missed: dict[str, Walk] = {}
+        while heap and heap[0][0] <= now:
+            at, _, key, gen = heapq.heappop(heap)
+            slot = slots.get(key)
+            if slot is None or slot.gen != gen:
+                continue
+            schedule = slot.compiled.schedule
+            if now - at > slot.grace:  # the loop was held up past the grace
+                w = walk(schedule, at, now, slot.grace)
+                w.missed += 1
+                w.first_missed = at
+                w.last_missed = w.last_missed or at
+                missed[key] = w
+                batch += ((slot, t) for t in w.due)
+                nxt = w.next
+            else:
+                batch.append((slot, at))
+                nxt = next_fire(schedule, at)
+            slot.next = nxt
+            if nxt is not None:
+                heapq.heappush(heap, (nxt, next(self._seq), key, gen))
+        extra = []
+        for key, w in missed.items():
+            if w.missed:
+                record = Record(key)
+                self._count_missed(slots[key], w.missed, w.first_missed, w.last_missed, record)
+                extra.append(record)
+        await self._fire(token, batch, extra)
+
+    async def _fire(
+        self, token: int, batch: Iterable[tuple[_Slot, float]], records: list[Record]
+    ) -> None:
+        """Enqueue one task per (entry, tick) in one batch, then record what happened."""
+        if self.lease.token != token or not self.lease.is_leader:
+            self._disarm()
+            return
+        builder = self.client.builder
+        items: list[tuple[_Slot, float, Prepared]] = []
+        for slot, tick in batch:
+            c = slot.compiled
+            try:
+                prepared, _ = builder.build(
+                    c.task_type,
+                    None,
+                    c.options or None,
+                    source=c.key,
+                    dedupe=(c.key, tick_id(tick), max(slot.grace * 2, MIN_DEDUPE_TTL)),
+                    payload_json=c.payload_json,
+                )
+            except Exception as exc:  # a bad entry must not stop the others
+                log.error("schedule %s: tick %s not enqueued: %s", c.key, _iso(tick), exc)
+                records.append(
+                    Record(
+                        c.key,
+                        cursor=tick,
+                        next=slot.next,
+                        history={"tick": tick, "error": str(exc)},
+                    )
+                )
+                continue
+            items.append((slot, tick, prepared))
+        codes = await self.client.enqueue_prepared([p for _, _, p in items]) if items else []
+        done = time.time()
+        taken = [p.dedupe_key for (_, _, p), code in zip(items, codes, strict=True) if code == -2]
+        owners = iter(await self.state.dedupe_owners(taken))
+        for (slot, tick, prepared), code in zip(items, codes, strict=True):
+            key = slot.compiled.key
+            record = Record(key, cursor=tick, next=slot.next)
+            if code == 1 or code == -2:
+                task_id = prepared.id if code == 1 else (next(owners) or "")
+                lateness = done - tick
+                record.last_tick, record.last_task, record.last_at = tick, task_id, done
+                record.history = {
+                    "tick": tick,
+                    "task_id": task_id,
+                    "enqueued_at": done,
+                    "lateness": round(lateness, 6),
+                }
+                if code == 1:
+                    self.fired += 1
+                    self.lateness.append(lateness)
+                else:
+                    record.history["by_other"] = True
+            else:
+                reason = str(refusal(code, prepared))
+                log.warning("schedule %s: tick %s not enqueued: %s", key, _iso(tick), reason)
+                record.history = {"tick": tick, "error": reason}
+            records.append(record)
+        if not await self.state.record(token, records, self.history_size):
+            self.lease.lost()
+            self._disarm()
+
+
+def tick_id(tick: float) -> int:
+    """The fire time in a tick's dedupe key: epoch milliseconds."""
+    return round(tick * 1000)
+
+
+def _iso(t: float | None) -> str:
+    if t is None:
+        return "-"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"
