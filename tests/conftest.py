@@ -126,3 +126,9 @@ def mariadb_url() -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'bingo.db'}"
+
+
+@pytest.fixture
+def bingo_redis_url(redis_url: str) -> str:
+    """The testing plugin's Redis is this suite's private server (one server per session)."""
+    return redis_url

@@ -100,11 +100,11 @@ def make_async(cfg: RedisSettings, *, blocking: bool = False) -> Any:
         )
         if pool.connection_class is aredis.Connection:
             pool.connection_class = FastPackConnection
-        return aredis.Redis(connection_pool=pool)
+        return aredis.Redis.from_pool(pool)
     host, port = _split(cfg.host)
     pool = aredis.ConnectionPool(host=host, port=port, db=cfg.database,
                                  connection_class=FastPackConnection, **common)
-    return aredis.Redis(connection_pool=pool)
+    return aredis.Redis.from_pool(pool)
 
 
 def unavailable(cfg: RedisSettings, exc: BaseException) -> ServiceUnavailable:

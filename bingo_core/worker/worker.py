@@ -75,6 +75,9 @@ class Worker:
         self.failed = 0
         self.started_at = time.time()
         if manager is not None:
+            old = manager.pm.get_plugin("bingo.idempotency")
+            if old is not None:  # a previous worker of this process registered its own
+                manager.pm.unregister(old)
             manager.add(RedisIdempotency(self.broker, ws.idempotency_ttl), "bingo.idempotency")
         self.hooks = WorkerHooks(manager)
         self.runner = HandlerRunner(self.concurrency)
