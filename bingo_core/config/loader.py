@@ -182,9 +182,10 @@ def _join(base: str, part: str) -> str:
 
 def _unknown(model: type[BaseModel], key: str, source: str) -> str:
     known = _known(model)
-    word = key.rsplit(".", 1)[-1]
-    close = difflib.get_close_matches(word, known, n=1)
-    hint = f"; did you mean {close[0]}?" if close else ""
+    word = key.rsplit(".", 1)[-1].lower()
+    folded = {k.lower(): k for k in known}
+    close = difflib.get_close_matches(word, list(folded), n=1)
+    hint = f"; did you mean {folded[close[0]]}?" if close else ""
     where = f" ({source})" if source else ""
     return f"config key {key}: unknown key (known: {', '.join(known)}){hint}{where}"
 
@@ -246,14 +247,18 @@ def _apply(
     path = ""
     for i, part in enumerate(parts):
         annotation: Any = None
+        default: Any = None
         if model is None:
             key = part.lower() if env else part
         else:
             name = _resolve(model, part, ignore_case=True)
             if name is None:
-                raise ConfigError(_unknown(model, _join(path, part), label))
+                shown = part.lower() if env else part
+                raise ConfigError(_unknown(model, _join(path, shown), label))
             info = model.model_fields[name]
             key, annotation = info.alias or name, info.annotation
+            if _is_mapping(annotation):
+                default = info.get_default(call_default_factory=True)
         path = _join(path, key)
         if i == len(parts) - 1:
             plain = annotation is str or not isinstance(raw, str)
@@ -269,7 +274,8 @@ def _apply(
             model = sub
         child = node.get(key)
         if not isinstance(child, dict):
-            child = node[key] = {}
+            # A mapping field (worker.queues) grows from its default, as a section does.
+            child = node[key] = dict(default) if isinstance(default, dict) else {}
         node = child
 
 
@@ -370,7 +376,7 @@ def _describe(
     else:
         value = ctx.get("value") if at else error.get("input")
         # A whole section is not repeated (it may hold secrets).
-        shown = "section" if isinstance(value, Mapping) else _show(value)
+        shown = "section" if isinstance(value, Mapping) and value else _show(value)
         text = f"{shown} is not valid: {_expected(error)}"
     return key, f"config key {key}: {text}{_source(sources, key_for_source)}"
 
