@@ -83,7 +83,7 @@ def build_engine(
         if pool_size is not None:
             kwargs["pool_size"] = max(1, pool_size)
         if max_overflow is not None:
-            kwargs["max_overflow"] = max(0, max_overflow)
+            kwargs["max_overflow"] = max(-1, max_overflow)  # -1: no cap
         if pool_recycle:
             kwargs["pool_recycle"] = max(1, int(pool_recycle))
     try:

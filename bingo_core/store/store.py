@@ -10,7 +10,6 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, inspect, select, update
 from sqlalchemy.engine import URL
 
-from ..durations import parse_duration
 from .engine import build_engine, display_url, is_mysql, parse_url, translate_errors
 from .models import ENABLED, TABLE, Base, SysCrontab
 
@@ -198,28 +197,22 @@ class Store:
             return conn.execute(stmt).rowcount > 0
 
 
-def _setting(section: Any, *names: str) -> Any:
-    for name in names:
-        value = getattr(section, name, None)
-        if value is not None:
-            return value
-    return None
-
-
 def store_from_settings(settings: Any) -> Store:
-    """The :class:`Store` for ``settings.database_url()``, pooled per the ``mysql`` section."""
+    """The :class:`Store` for ``settings.database_url()``, pooled per the ``mysql`` section.
+
+    As in Go's ``database/sql``: ``maxOpenConnections`` caps all connections (0: no cap),
+    ``maxIdleConnections`` the ones kept open, ``maxConnectionLifeTime`` recycles them.
+    """
     url = parse_url(settings.database_url())
     mysql = getattr(settings, "mysql", None)
     if mysql is None or not is_mysql(url):
         return Store(url)
-    max_open = _setting(mysql, "max_open_connections", "maxOpenConnections")
-    max_idle = _setting(mysql, "max_idle_connections", "maxIdleConnections")
-    lifetime = _setting(mysql, "max_connection_life_time", "maxConnectionLifeTime")
-    pool_size: int | None = None
-    max_overflow: int | None = None
-    if max_open:
-        # Go's MaxOpenConns caps all connections, MaxIdleConns the ones kept open.
-        pool_size = min(int(max_idle), int(max_open)) if max_idle else int(max_open)
-        max_overflow = int(max_open) - pool_size
-    recycle = parse_duration(lifetime) if lifetime else None
-    return Store(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=recycle)
+    max_open = int(mysql.max_open_connections)
+    max_idle = int(mysql.max_idle_connections)
+    if max_open > 0:
+        pool_size = max(1, min(max_idle, max_open))
+        max_overflow = max_open - pool_size
+    else:
+        pool_size, max_overflow = max(1, max_idle), -1
+    lifetime = float(mysql.max_connection_life_time or 0)
+    return Store(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=lifetime or None)

@@ -1,0 +1,374 @@
+"""The dynamic task manager: ``sys_crontab`` rows -> scheduler entries.
+
+Every ``interval`` seconds, and at once on :meth:`CrontabSync.trigger` (SIGUSR1), the sync
+reads the table and applies only the differences to its target (the scheduler): new and
+enabled rows are added, edited rows replaced, deleted or disabled rows removed. A row whose
+(name, type, spec, payload, status) did not change since the last round is not validated
+again. A bad row is skipped with its error kept in :attr:`CrontabSync.row_errors` and
+logged once; it never stops the others. While the database is unreachable the last good
+set keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..errors import PayloadError, ServiceUnavailable, UsageError
+from ..registry import Registry, ScheduleEntry
+from ..store import ENABLED, RowTuple, Store
+from .entries import CompiledEntry, compile_entry
+
+log = logging.getLogger("bingo.sync")
+
+#: What decides whether a row must be validated again.
+RowSignature = tuple[str, str, str, str | None, int]
+
+
+class EntryTarget(Protocol):
+    """Where the sync applies its differences (the scheduler)."""
+
+    def apply(
+        self, added: list[CompiledEntry], changed: list[CompiledEntry], removed: list[str]
+    ) -> None:
+        """Add ``added``, replace ``changed`` (same key), remove the entries keyed ``removed``."""
+
+
+def parse_payload(text: str | None) -> dict[str, Any]:
+    """The payload column as a dict: NULL or blank is ``{}``, else a JSON object."""
+    if text is None or not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise PayloadError(f"payload is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise PayloadError(f"payload must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def compile_row(
+    row_id: int | None,
+    name: str,
+    task_type: str,
+    spec: str,
+    payload: str | None,
+    registry: Registry,
+    default_tz: Any,
+) -> CompiledEntry:
+    """Validate one row (payload JSON, spec, known type, payload model) and compile it.
+
+    ``row_id`` None stands for a row not inserted yet (``cron add``). Raises a
+    :class:`~bingo_core.errors.UsageError` subclass with one line.
+    """
+    entry = ScheduleEntry(
+        spec=spec.strip(),
+        type=task_type,
+        payload=parse_payload(payload),
+        options={},
+        source=f"db:{row_id if row_id is not None else 'new'}",
+        name=name,
+    )
+    return compile_entry(entry, registry, default_tz)
+
+
+@dataclass
+class SyncResult:
+    """What one sync round did (keys of the entries; errors by row id)."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    errors: dict[int, str] = field(default_factory=dict)
+    duration: float = 0.0
+    db_ok: bool = True
+
+    @property
+    def changes(self) -> int:
+        """How many entries were added, replaced or removed."""
+        return len(self.added) + len(self.changed) + len(self.removed)
+
+
+@dataclass(slots=True)
+class _RowState:
+    signature: RowSignature
+    compiled: CompiledEntry | None  # None: disabled or invalid
+    error: str | None
+
+
+@dataclass
+class _Plan:
+    states: dict[int, _RowState]  # rows that are new or changed
+    gone: list[int]  # row ids no longer in the table
+    added: list[CompiledEntry]
+    changed: list[CompiledEntry]
+    removed: list[str]
+    row_count: int
+
+
+class CrontabSync:
+    """Keeps the scheduler's ``db:<id>`` entries in step with the ``sys_crontab`` table.
+
+    Use :meth:`sync_once` from plain code, or :meth:`start` / :meth:`stop` on a running
+    asyncio loop (the database is read in a worker thread; the target is applied on the
+    loop). :meth:`trigger` runs a round at once and is safe from a signal handler.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry,
+        target: EntryTarget,
+        *,
+        default_tz: Any,
+        interval: float = 10.0,
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.target = target
+        self.default_tz = default_tz
+        self.interval = interval
+        #: Current validation error of each bad row, by row id.
+        self.row_errors: dict[int, str] = {}
+        self._state: dict[int, _RowState] = {}
+        self._db_ok = True
+        self._db_error: str | None = None
+        self._last_sync: float | None = None
+        self._last_ok: float | None = None
+        self._last_duration = 0.0
+        self._rounds = 0
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- one round -----------------------------------------------------------------------
+
+    def sync_once(self) -> SyncResult:
+        """Read the table and apply the differences; blocking."""
+        started = time.perf_counter()
+        rows = self._fetch()
+        if rows is None:
+            return self._finish(SyncResult(db_ok=False), started)
+        return self._finish(self._commit(self._plan(rows)), started)
+
+    async def sync_once_async(self) -> SyncResult:
+        """:meth:`sync_once` for a running loop: read and validate in a thread, apply here."""
+        started = time.perf_counter()
+        rows = await asyncio.to_thread(self._fetch)
+        if rows is None:
+            return self._finish(SyncResult(db_ok=False), started)
+        plan = await asyncio.to_thread(self._plan, rows)
+        return self._finish(self._commit(plan), started)
+
+    def _fetch(self) -> list[RowTuple] | None:
+        try:
+            rows = self.store.scan()
+        except ServiceUnavailable as exc:
+            if self._db_ok:
+                log.warning(
+                    "%s; keeping the last %d dynamic entries running", exc, self.active_count
+                )
+            self._db_ok = False
+            self._db_error = str(exc)
+            return None
+        if not self._db_ok:
+            log.info("database reachable again: %s", self.store.display_url)
+        self._db_ok = True
+        self._db_error = None
+        return rows
+
+    def _plan(self, rows: Iterable[RowTuple]) -> _Plan:
+        state = self._state
+        plan = _Plan(states={}, gone=[], added=[], changed=[], removed=[], row_count=0)
+        seen: set[int] = set()
+        for row in rows:
+            row_id = row[0]
+            signature: RowSignature = row[1:]
+            seen.add(row_id)
+            previous = state.get(row_id)
+            if previous is not None and previous.signature == signature:
+                continue
+            compiled, error = self._evaluate(row_id, signature)
+            plan.states[row_id] = _RowState(signature, compiled, error)
+            old = previous.compiled if previous is not None else None
+            if compiled is None:
+                if old is not None:
+                    plan.removed.append(old.key)
+            elif old is None:
+                plan.added.append(compiled)
+            elif old.key != compiled.key:  # renamed: the entry's identity changed
+                plan.removed.append(old.key)
+                plan.added.append(compiled)
+            else:
+                plan.changed.append(compiled)
+        plan.row_count = len(seen)
+        for row_id, previous in state.items():
+            if row_id not in seen:
+                plan.gone.append(row_id)
+                if previous.compiled is not None:
+                    plan.removed.append(previous.compiled.key)
+        return plan
+
+    def _evaluate(
+        self, row_id: int, signature: RowSignature
+    ) -> tuple[CompiledEntry | None, str | None]:
+        name, task_type, spec, payload, status = signature
+        if status != ENABLED:
+            return None, None
+        try:
+            compiled = compile_row(
+                row_id, name, task_type, spec, payload, self.registry, self.default_tz
+            )
+        except UsageError as exc:
+            return None, str(exc)
+        except Exception as exc:  # a bug must not stop the other rows
+            log.debug("sys_crontab row %d failed to compile", row_id, exc_info=True)
+            return None, f"{type(exc).__name__}: {exc}"
+        return compiled, None
+
+    def _commit(self, plan: _Plan) -> SyncResult:
+        if plan.added or plan.changed or plan.removed:
+            # Applied first: if the target refuses, the same differences are retried next round.
+            self.target.apply(plan.added, plan.changed, plan.removed)
+        for row_id in plan.gone:
+            del self._state[row_id]
+            if self.row_errors.pop(row_id, None) is not None:
+                log.info("sys_crontab row %d was deleted; its error is cleared", row_id)
+        for row_id, new in plan.states.items():
+            self._state[row_id] = new
+            name = new.signature[0]
+            before = self.row_errors.get(row_id)
+            if new.error is not None:
+                if new.error != before:
+                    log.error("sys_crontab row %d %r skipped: %s", row_id, name, new.error)
+                self.row_errors[row_id] = new.error
+            elif before is not None:
+                del self.row_errors[row_id]
+                state = "is valid again" if new.compiled is not None else "is disabled"
+                log.info("sys_crontab row %d %r %s", row_id, name, state)
+        self._rounds += 1
+        self._last_ok = time.time()
+        return SyncResult(
+            added=[c.key for c in plan.added],
+            changed=[c.key for c in plan.changed],
+            removed=list(plan.removed),
+            errors=dict(self.row_errors),
+        )
+
+    def _finish(self, result: SyncResult, started: float) -> SyncResult:
+        result.duration = time.perf_counter() - started
+        self._last_sync = time.time()
+        self._last_duration = result.duration
+        if result.changes:
+            log.info(
+                "sys_crontab: %d added, %d changed, %d removed (%.3fs)",
+                len(result.added),
+                len(result.changed),
+                len(result.removed),
+                result.duration,
+            )
+        return result
+
+    # -- what the dashboard and the CLI show ------------------------------------------------
+
+    @property
+    def db_ok(self) -> bool:
+        """Whether the last read of the table succeeded."""
+        return self._db_ok
+
+    @property
+    def active_count(self) -> int:
+        """How many rows currently run as scheduler entries."""
+        return sum(1 for s in self._state.values() if s.compiled is not None)
+
+    def entries(self) -> list[CompiledEntry]:
+        """The entries currently applied, by row id."""
+        return [s.compiled for _, s in sorted(self._state.items()) if s.compiled is not None]
+
+    def row_states(self) -> list[dict[str, Any]]:
+        """Each known row with its state: ``active``, ``disabled`` or ``error``."""
+        out = []
+        for row_id, s in sorted(self._state.items()):
+            name, task_type, spec, _payload, status = s.signature
+            state = "active" if s.compiled else ("error" if s.error else "disabled")
+            out.append(
+                {
+                    "id": row_id,
+                    "name": name,
+                    "type": task_type,
+                    "spec": spec,
+                    "status": status,
+                    "state": state,
+                    "error": s.error,
+                    "key": s.compiled.key if s.compiled else None,
+                }
+            )
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """Last sync time (epoch s), its duration, row/active counts, errors and db health."""
+        return {
+            "last_sync": self._last_sync,
+            "last_success": self._last_ok,
+            "duration": self._last_duration,
+            "interval": self.interval,
+            "rounds": self._rounds,
+            "rows": len(self._state),
+            "active": self.active_count,
+            "errors": {str(k): v for k, v in sorted(self.row_errors.items())},
+            "db_ok": self._db_ok,
+            "db_error": self._db_error,
+            "database": self.store.display_url,
+        }
+
+    # -- the background loop ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the sync loop as a task on the running asyncio loop (first round at once)."""
+        if self._task is not None and not self._task.done():
+            return
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._task = self._loop.create_task(self.run(), name="bingo-crontab-sync")
+
+    async def stop(self) -> None:
+        """Stop the loop and wait for it to end."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise
+
+    def trigger(self) -> None:
+        """Run a round now (safe from a signal handler or another thread)."""
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(wake.set)
+
+    async def run(self) -> None:
+        """Sync every ``interval`` seconds, or sooner when triggered, until cancelled."""
+        if self._wake is None:
+            self._loop = asyncio.get_running_loop()
+            self._wake = asyncio.Event()
+        wake = self._wake
+        while True:
+            wake.clear()
+            try:
+                await self.sync_once_async()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sys_crontab sync round failed; retrying in %gs", self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=self.interval)
