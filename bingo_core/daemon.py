@@ -89,8 +89,7 @@ def run_daemon(app: App) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code."""
     settings = app.settings
     setup_logging(settings.log)
-    for failure in app.manager.failures:
-        log.error("%s", failure)
+    app.manager  # noqa: B018 - load the plugins now, so broken ones are logged at start
     children = []
     if settings.worker.processes > 1 and not app.args.no_worker:
         children = _children(app, settings.worker.processes - 1)

@@ -36,8 +36,9 @@ class PluginLoadError(BingoError):
 class UnknownTaskType(UsageError):
     """No plugin registered this task type."""
 
-    def __init__(self, task_type: str) -> None:
-        super().__init__(f"unknown task type {task_type!r}: no installed plugin registers it")
+    def __init__(self, task_type: str, hint: str = "") -> None:
+        text = f"unknown task type {task_type!r}: no installed plugin registers it"
+        super().__init__(f"{text} ({hint})" if hint else text)
         self.task_type = task_type
 
 

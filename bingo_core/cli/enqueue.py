@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ..errors import PayloadError
+from ..errors import PayloadError, UnknownTaskType
 from .common import App, print_json
 
 
@@ -46,7 +46,10 @@ def run(app: App) -> int:
     from ..broker import Broker
     from ..client import Client
 
-    app.warn_broken_plugins()
+    if args.type not in app.registry.tasks and app.manager.failures:
+        broken = ", ".join(f.plugin for f in app.manager.failures)
+        raise UnknownTaskType(args.type, f"broken plugin(s): {broken}; see "
+                              "'bingo-scheduler plugins'")
     client = Client(app.settings, registry=app.registry, broker=Broker(app.settings.redis))
     try:
         # Validate first (type, payload, options) so nothing reaches Redis when it is bad.

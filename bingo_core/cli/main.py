@@ -81,6 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.overrides = _overrides(args.sets)
         app = App(args)
+        if args.func is not None:
+            # Subcommands report problems themselves, in one line; keep log records quiet.
+            quiet = logging.getLogger("bingo")
+            quiet.addHandler(logging.NullHandler())
+            quiet.propagate = False
         if args.func is None:
             from ..daemon import run_daemon
 

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from .conftest import cli, wait_lines
+from e2e_helpers import cli, wait_lines
 
 pytestmark = pytest.mark.slow
 
@@ -37,17 +36,21 @@ def test_cli_enqueue_runs_in_daemon(config: Any, daemons: Any, tmp_path: Path) -
     assert stats(cfg)["default"]["processed"] == 2
 
 
+def wait_active(redis_client: Any, count: int = 1, queue: str = "default") -> None:
+    deadline = time.monotonic() + 10
+    while redis_client.zcard(f"bingo:{{{queue}}}:lease") != count:
+        assert time.monotonic() < deadline, "task never became active"
+        time.sleep(0.01)
+
+
 def test_sigkill_mid_task_runs_again_after_restart(
-    config: Any, daemons: Any, tmp_path: Path
+    config: Any, daemons: Any, tmp_path: Path, redis_client: Any
 ) -> None:
     cfg = config()
     first = daemons(cfg)
     out = tmp_path / "out.txt"
     task_id = enqueue(cfg, "test:sleep", {"path": str(out), "seconds": 1.5, "value": "done"})
-    deadline = time.monotonic() + 10
-    while stats(cfg)["default"]["active"] != 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_active(redis_client)
     first.signal(signal.SIGKILL)
     first.proc.wait()
     assert not out.exists()
@@ -60,30 +63,28 @@ def test_sigkill_mid_task_runs_again_after_restart(
     assert show == {} or show.get("state") != "active"
 
 
-def test_sigterm_lets_active_task_finish(config: Any, daemons: Any, tmp_path: Path) -> None:
+def test_sigterm_lets_active_task_finish(
+    config: Any, daemons: Any, tmp_path: Path, redis_client: Any
+) -> None:
     cfg = config()
     d = daemons(cfg)
     out = tmp_path / "out.txt"
     enqueue(cfg, "test:sleep", {"path": str(out), "seconds": 1.0, "value": "finished"})
-    deadline = time.monotonic() + 10
-    while stats(cfg)["default"]["active"] != 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_active(redis_client)
     d.signal(signal.SIGTERM)
     assert d.proc.wait(15) == 0
     assert out.read_text().splitlines() == ["finished"]
     assert stats(cfg)["default"]["pending"] == 0
 
 
-def test_sigterm_requeues_what_cannot_finish(config: Any, daemons: Any, tmp_path: Path) -> None:
+def test_sigterm_requeues_what_cannot_finish(
+    config: Any, daemons: Any, tmp_path: Path, redis_client: Any
+) -> None:
     cfg = config(worker={"shutdownTimeout": "300ms"})
     d = daemons(cfg)
     out = tmp_path / "out.txt"
     task_id = enqueue(cfg, "test:sleep", {"path": str(out), "seconds": 30, "value": "never"})
-    deadline = time.monotonic() + 10
-    while stats(cfg)["default"]["active"] != 1:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_active(redis_client)
     d.signal(signal.SIGTERM)
     assert d.proc.wait(15) == 0
     s = stats(cfg)["default"]
@@ -140,7 +141,7 @@ def test_refused_input_exits_2_and_writes_nothing(
 
 
 def test_redis_unreachable_is_one_line_exit_1(tmp_path: Path, daemons: Any) -> None:
-    from .conftest import write_config
+    from e2e_helpers import write_config
 
     cfg = write_config(tmp_path / "c.yaml", "redis://127.0.0.1:1/0")
     d = daemons(cfg, ready=False)
