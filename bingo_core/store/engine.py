@@ -36,8 +36,8 @@ def parse_url(url: str | URL) -> URL:
 
 
 def display_url(url: URL) -> str:
-    """The URL as shown in messages: the password is masked."""
-    return url.render_as_string(hide_password=True)
+    """The URL as shown in messages: a password is masked as ``***``."""
+    return url.render_as_string(hide_password=bool(url.password))
 
 
 def is_mysql(url: URL) -> bool:

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from rawdb import RawDB
 
+from bingo_core.config import load_settings
 from bingo_core.errors import ServiceUnavailable
-from bingo_core.store import DISABLED, ENABLED, Store
+from bingo_core.store import DISABLED, ENABLED, Store, store_from_settings
 
 SEED_INSERT = """
 INSERT INTO `sys_crontab`
@@ -35,6 +36,20 @@ CREATE TABLE `sys_crontab` (
   `updated_at` datetime DEFAULT NULL,
   PRIMARY KEY (`id`)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+"""
+
+SEED_CONFIG = """
+server:
+  timezone: Asia/Shanghai
+mysql:
+  host: mysql:3306
+  username: root
+  password: root
+  database: bingo
+  maxIdleConnections: 100
+  maxOpenConnections: 100
+  maxConnectionLifeTime: 10s
+  logLevel: 4
 """
 
 
@@ -233,3 +248,41 @@ def test_sqlite_unusable_path_is_a_service_error(tmp_path: Path) -> None:
     with pytest.raises(ServiceUnavailable) as info:
         Store(f"sqlite:///{blocker / 'sub' / 'bingo.db'}")
     assert "cannot create the folder" in str(info.value)
+
+
+def test_store_from_the_seed_config_uses_its_mysql_pool(tmp_path: Path) -> None:
+    config = tmp_path / "bingo-scheduler.yaml"
+    config.write_text(SEED_CONFIG)
+    settings = load_settings(config, env={})
+    with store_from_settings(settings) as store:
+        assert store.display_url == "mysql+pymysql://root:***@mysql:3306/bingo?charset=utf8mb4"
+        pool = store.engine.pool
+        assert pool.size() == 100  # type: ignore[attr-defined]
+        assert pool._max_overflow == 0  # type: ignore[attr-defined]
+        assert pool._recycle == 10
+
+
+def test_store_from_settings_without_a_database_is_sqlite_under_storage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(None, env={})
+    with store_from_settings(settings) as store:
+        assert store.is_sqlite
+        store.init_schema()
+    assert (tmp_path / "storage" / "bingo.db").is_file()
+
+
+def test_store_from_settings_go_pool_limits(mariadb_url: str, tmp_path: Path) -> None:
+    config = tmp_path / "bingo.yaml"
+    config.write_text(
+        "mysql:\n  host: 127.0.0.1:1\n  username: root\n  database: bingo\n"
+        "  maxIdleConnections: 0\n  maxOpenConnections: 0\n"
+        f"database:\n  url: '{mariadb_url}'\n"
+    )
+    settings = load_settings(config, env={})
+    with store_from_settings(settings) as store:
+        assert store.display_url == mariadb_url  # database.url wins over the mysql section
+        assert store.engine.pool.size() == 1  # type: ignore[attr-defined]
+        assert store.engine.pool._max_overflow == -1  # type: ignore[attr-defined]
+        store.ping()
