@@ -10,14 +10,28 @@ Plugin authors need only this module::
 
 from __future__ import annotations
 
-from .client import AsyncClient, Client
+from typing import TYPE_CHECKING, Any
+
 from .errors import BingoError, PayloadError, SkipRetry, TaskTimeout
-from .message import TaskInfo
 from .plugins.manager import hookimpl
 from .worker.context import TaskContext
+
+if TYPE_CHECKING:
+    from .client import AsyncClient, Client
+    from .message import TaskInfo
 
 __version__ = "0.1.0"
 __all__ = [
     "AsyncClient", "BingoError", "Client", "PayloadError", "SkipRetry", "TaskContext",
     "TaskInfo", "TaskTimeout", "__version__", "hookimpl",
 ]
+_LAZY = {"Client": "client", "AsyncClient": "client", "TaskInfo": "message"}
+
+
+def __getattr__(name: str) -> Any:
+    # The client pulls in redis; plugins importing bingo_core for hookimpl need not.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'bingo_core' has no attribute {name!r}")

@@ -5,11 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import redis
-import redis.asyncio as aredis
-from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
-from redis.asyncio.sentinel import Sentinel as AsyncSentinel
-from redis.cluster import RedisCluster
-from redis.sentinel import Sentinel
 
 from ..errors import ServiceUnavailable
 
@@ -18,28 +13,33 @@ if TYPE_CHECKING:
 
 HINT = "start redis-server there or set redis.host / BINGO_REDIS__HOST"
 
-try:
-    import hiredis
-
-    _pack = hiredis.pack_command
-except ImportError:  # pragma: no cover - hiredis is a dependency
-    _pack = None
+_fast_pack: list[type] = []
 
 
-class FastPackConnection(aredis.Connection):
+def fast_pack_connection() -> type:
     """redis-py's asyncio connection with commands packed by hiredis (C) instead of Python.
 
     The sync client already does this; the asyncio one does not, and packing is the
-    largest cost of the worker's fetch and ack calls.
+    largest cost of the worker's fetch and ack calls. (Built on first use: importing
+    redis.asyncio is slow, and the CLI's sync paths do not need it.)
     """
+    if not _fast_pack:
+        import hiredis
+        import redis.asyncio as aredis
 
-    def pack_command(self, *args: Any) -> list[bytes]:
-        if _pack is not None and isinstance(args[0], str) and " " not in args[0]:
-            try:
-                return [_pack(args)]
-            except TypeError:
-                pass
-        return super().pack_command(*args)
+        pack = hiredis.pack_command
+
+        class FastPackConnection(aredis.Connection):
+            def pack_command(self, *args: Any) -> list[bytes]:
+                if isinstance(args[0], str) and " " not in args[0]:
+                    try:
+                        return [pack(args)]
+                    except TypeError:
+                        pass
+                return super().pack_command(*args)
+
+        _fast_pack.append(FastPackConnection)
+    return _fast_pack[0]
 
 
 def _split(hostport: str) -> tuple[str, int]:
@@ -62,6 +62,8 @@ def make_sync(cfg: RedisSettings) -> Any:
     """A synchronous redis-py client for the settings."""
     common = _common(cfg)
     if cfg.sentinel is not None:
+        from redis.sentinel import Sentinel
+
         sentinel = Sentinel(
             [_split(h) for h in cfg.sentinel.hosts],
             sentinel_kwargs={"password": cfg.sentinel.password or None},
@@ -69,6 +71,8 @@ def make_sync(cfg: RedisSettings) -> Any:
         )
         return sentinel.master_for(cfg.sentinel.master_name, db=cfg.database)
     if cfg.cluster:
+        from redis.cluster import RedisCluster
+
         host, port = _split(cfg.host)
         return RedisCluster(host=host, port=port, **common)
     if cfg.url:
@@ -80,10 +84,14 @@ def make_sync(cfg: RedisSettings) -> Any:
 
 def make_async(cfg: RedisSettings, *, blocking: bool = False) -> Any:
     """An asyncio redis-py client; ``blocking`` clients have no read timeout (BLPOP)."""
+    import redis.asyncio as aredis
+
     common = _common(cfg)
     if blocking:
         common["socket_timeout"] = None
     if cfg.sentinel is not None:
+        from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+
         sentinel = AsyncSentinel(
             [_split(h) for h in cfg.sentinel.hosts],
             sentinel_kwargs={"password": cfg.sentinel.password or None},
@@ -91,6 +99,8 @@ def make_async(cfg: RedisSettings, *, blocking: bool = False) -> Any:
         )
         return sentinel.master_for(cfg.sentinel.master_name, db=cfg.database)
     if cfg.cluster:
+        from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+
         host, port = _split(cfg.host)
         return AsyncRedisCluster(host=host, port=port, **common)
     if cfg.url:
@@ -99,11 +109,11 @@ def make_async(cfg: RedisSettings, *, blocking: bool = False) -> Any:
             socket_connect_timeout=common["socket_connect_timeout"],
         )
         if pool.connection_class is aredis.Connection:
-            pool.connection_class = FastPackConnection
+            pool.connection_class = fast_pack_connection()
         return aredis.Redis.from_pool(pool)
     host, port = _split(cfg.host)
     pool = aredis.ConnectionPool(host=host, port=port, db=cfg.database,
-                                 connection_class=FastPackConnection, **common)
+                                 connection_class=fast_pack_connection(), **common)
     return aredis.Redis.from_pool(pool)
 
 

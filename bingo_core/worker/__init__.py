@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .context import TaskContext
-from .worker import Worker
 
 if TYPE_CHECKING:
     from ..config import Settings
     from ..plugins import PluginManager
     from ..registry import Registry
+    from .worker import Worker
 
 
 def run_worker(settings: Settings, registry: Registry, manager: PluginManager | None = None
                ) -> None:
     """Run one worker in this process until SIGTERM or SIGINT (then shut down gracefully)."""
+    from .worker import Worker
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -27,6 +28,14 @@ def run_worker(settings: Settings, registry: Registry, manager: PluginManager | 
         await Worker(settings, registry, manager).run(stop)
 
     asyncio.run(main())
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Worker":
+        from .worker import Worker
+
+        return Worker
+    raise AttributeError(name)
 
 
 __all__ = ["TaskContext", "Worker", "run_worker"]
