@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 import bingo_core as bingo
+from bingo_core.config import load_settings
 from bingo_core.errors import PayloadError
 from bingo_core.plugins import PluginManager
 from bingo_core.registry import Registry
@@ -106,6 +107,24 @@ def test_today_is_read_in_the_server_zone_by_default(
     after = datetime.now(ZoneInfo(zone)).date()
     written = [p.name for p in tmp_path.iterdir()]
     assert written in ([f"daily-report-{d.isoformat()}.json"] for d in (before, after))
+
+
+def test_a_worker_runs_the_task_with_the_configured_settings(
+    registry: Registry, bingo_redis_url: str, bingo_worker: Callable[..., None], tmp_path: Path
+) -> None:
+    out = tmp_path / "reports"
+    settings = load_settings(
+        None,
+        env={},
+        overrides={"redis.url": bingo_redis_url, "plugins.daily_report.outputDir": str(out)},
+    )
+    settings.bind_plugin_settings(registry.settings_models)
+    with bingo.Client(settings, registry=registry) as client:
+        info = client.enqueue("task:daily-report", {"date": "2026-02-01"})
+    bingo_worker(registry, settings=settings)
+    record = json.loads((out / "daily-report-2026-02-01.json").read_text())
+    assert record["task_id"] == info.id
+    assert record["attempt"] == 1
 
 
 def test_resolve_date_uses_the_given_moment() -> None:

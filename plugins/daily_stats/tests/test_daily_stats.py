@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ import bingo_plugin_daily_stats as plugin
 import pytest
 
 import bingo_core as bingo
+from bingo_core.config import load_settings
 from bingo_core.errors import PayloadError
 from bingo_core.plugins import PluginManager
 from bingo_core.registry import Registry
@@ -91,6 +93,26 @@ def test_today_is_read_in_the_server_zone_by_default(registry: Registry, tmp_pat
         plugin.bingo_startup(None)
     [line] = (tmp_path / plugin.STATS_FILE).read_text().splitlines()
     assert json.loads(line)["date"] in (before, after)
+
+
+def test_a_worker_runs_the_task_in_a_thread(
+    registry: Registry, bingo_redis_url: str, bingo_worker: Callable[..., None], tmp_path: Path
+) -> None:
+    out = tmp_path / "stats"
+    settings = load_settings(
+        None,
+        env={},
+        overrides={"redis.url": bingo_redis_url, "plugins.daily_stats.outputDir": str(out)},
+    )
+    settings.bind_plugin_settings(registry.settings_models)
+    with bingo.Client(settings, registry=registry) as client:
+        ids = [client.enqueue("task:daily-stats", {"date": f"2026-03-0{d}"}).id for d in (1, 2)]
+    bingo_worker(registry, settings=settings)
+    records = [json.loads(line) for line in (out / plugin.STATS_FILE).read_text().splitlines()]
+    assert sorted((r["date"], r["task_id"]) for r in records) == [
+        ("2026-03-01", ids[0]),
+        ("2026-03-02", ids[1]),
+    ]
 
 
 @pytest.mark.parametrize("bad", ["someday", 20260131, ""])

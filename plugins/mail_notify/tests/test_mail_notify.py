@@ -5,7 +5,7 @@ from __future__ import annotations
 import email
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.message import Message
 from typing import Any
 
@@ -16,7 +16,9 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import ValidationError
 
 import bingo_core as bingo
+from bingo_core.config import load_settings
 from bingo_core.errors import PayloadError
+from bingo_core.inspector import Inspector
 from bingo_core.plugins import PluginManager
 from bingo_core.registry import Registry
 
@@ -151,6 +153,38 @@ def test_an_unreachable_server_is_retried(registry: Registry) -> None:
     port = free_port()  # nothing listens here
     with pytest.raises(ConnectionError, match=rf"SMTP server 127.0.0.1:{port} is not reachable"):
         send(registry, port, {"to": ["ops@example.com"], "subject": "hi", "body": "x"})
+
+
+def test_a_worker_delivers_and_archives_a_refused_mail_at_once(
+    registry: Registry,
+    smtp_server: tuple[Mailbox, int],
+    bingo_redis_url: str,
+    bingo_worker: Callable[..., None],
+) -> None:
+    mailbox, port = smtp_server
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            "redis.url": bingo_redis_url,
+            "plugins.mail_notify.port": str(port),
+            "plugins.mail_notify.sender": "bingo@scheduler.test",
+        },
+    )
+    settings.bind_plugin_settings(registry.settings_models)
+    with bingo.Client(settings, registry=registry) as client:
+        client.enqueue(
+            "task:mail-notify", {"to": ["ops@example.com"], "subject": "done", "body": "ok"}
+        )
+        refused = client.enqueue(
+            "task:mail-notify", {"to": ["ghost@nowhere.test"], "subject": "lost", "body": "x"}
+        )
+        bingo_worker(registry, settings=settings)
+        archived = Inspector(client.broker).task("default", refused.id)
+    assert [(m["Subject"], r) for _, r, m in mailbox.received] == [("done", ["ops@example.com"])]
+    assert archived.state == "archived"
+    assert archived.retried == 0
+    assert "ghost@nowhere.test: 550" in archived.error
 
 
 @pytest.mark.parametrize(
