@@ -8,8 +8,8 @@ One run of a system, all on a freshly flushed Redis:
    until the handler that makes the count reach ``n`` reports; processing rate is ``n``
    divided by the time from the first task's start to the last task's end, both taken by
    the handlers themselves in the worker;
-3. with the worker now idle, send ``probes`` latency tasks one at a time, each carrying
-   its enqueue time; the handler pushes ``now - enqueued``; a random gap separates probes;
+3. with the worker now idle, send ``probes`` latency tasks at random intervals (open
+   loop), each carrying its enqueue time; the handler pushes ``now - enqueued``;
 4. stop the worker (SIGTERM, then SIGKILL of its process group after 10 s).
 """
 
@@ -225,11 +225,14 @@ class Run:
         res.startup = first - spawned
 
         time.sleep(0.5)  # let the worker settle into its idle wait
+        # Open loop: probes go out at random times, not each after the previous answer,
+        # which would phase-lock them to a polling worker's cycle.
         lo, hi = cfg.gap_ms
         for _ in range(cfg.probes):
             self.adapter.probe()
-            res.latencies.append(self._wait_list(common.LATENCY, "a latency probe", 10.0))
             time.sleep(random.uniform(lo, hi) / 1000)
+        for _ in range(cfg.probes):
+            res.latencies.append(self._wait_list(common.LATENCY, "collecting probes", 10.0))
         return res
 
     def _start_worker(self) -> None:
