@@ -22,8 +22,16 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 __all__ = [
-    "AsyncClient", "BingoError", "Client", "PayloadError", "SkipRetry", "TaskContext",
-    "TaskInfo", "TaskTimeout", "__version__", "hookimpl",
+    "AsyncClient",
+    "BingoError",
+    "Client",
+    "PayloadError",
+    "SkipRetry",
+    "TaskContext",
+    "TaskInfo",
+    "TaskTimeout",
+    "__version__",
+    "hookimpl",
 ]
 _LAZY = {"Client": "client", "AsyncClient": "client", "TaskInfo": "message"}
 

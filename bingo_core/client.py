@@ -11,9 +11,9 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import options as opts
 from pydantic import BaseModel
 
+from . import options as opts
 from .broker import AsyncBroker, Broker, Prepared, refusal
 from .broker.scripts import CHUNK
 from .errors import BulkEnqueueError
@@ -118,8 +118,13 @@ class TaskBuilder:
             prepared.dedupe_key = self.keys.queue(queue).tick(entry_key, fire_time)
             prepared.dedupe_ttl_ms = max(1000, int(ttl * 1000))
         prepared.simple = not (merged["task_id"] or process_at or unique_key or dedupe)
-        return prepared, {**merged, "_enqueued_at": now, "_payload": payload,
-                          "_type": task_type, "_source": source}
+        return prepared, {
+            **merged,
+            "_enqueued_at": now,
+            "_payload": payload,
+            "_type": task_type,
+            "_source": source,
+        }
 
     def build_bulk(self, items: Iterable[BulkItem]) -> Iterator[list[Prepared]]:
         """Validate every item first, then yield the encoded tasks in chunks.
@@ -130,21 +135,24 @@ class TaskBuilder:
         checked: list[tuple[TaskType | None, Any, Any, Mapping[str, Any] | None]] = []
         get = self.registry.get
         for item in items:
-            options = item[2] if len(item) == 3 else None  # type: ignore[misc]
+            options = item[2] if len(item) == 3 else None
             if options:
                 checked.append((None, item[0], item[1], options))
                 continue
-            tt = get(item[0])
-            checked.append((tt, item[0], tt.dump_payload(tt.validate_payload(item[1])), None))
-        for tt, name, payload, options in checked:
-            if tt is None:  # check options (and payloads) of the slow items up front too
+            known = get(item[0])
+            checked.append(
+                (known, item[0], known.dump_payload(known.validate_payload(item[1])), None)
+            )
+        for maybe, name, payload, options in checked:
+            if maybe is None:  # check options (and payloads) of the slow items up front too
                 self.build(name, payload, options)
         now = repr(time.time())
         chunk: list[Prepared] = []
-        for tt, name, payload, options in checked:
-            if tt is None:
+        for maybe, name, payload, options in checked:
+            if maybe is None:
                 chunk.append(self.build(name, payload, options)[0])
             else:
+                tt = maybe
                 tail = self._defaults(tt)[0]
                 merged = self._merged.get(name) or self._merge(tt)
                 task_id = os.urandom(16).hex()

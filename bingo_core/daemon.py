@@ -65,13 +65,20 @@ async def _serve(app: App) -> None:
         try:
             from .dashboard.server import serve_dashboard
         except ImportError:
-            log.warning("feature.queueDash is on but the dashboard is not part of this "
-                        "build; serving nothing on %s", settings.server.addr)
+            log.warning(
+                "feature.queueDash is on but the dashboard is not part of this "
+                "build; serving nothing on %s",
+                settings.server.addr,
+            )
         else:
             tasks.append(asyncio.create_task(serve_dashboard(app, stop), name="bingo-dash"))
     manager.hook.bingo_startup(settings=settings)
-    log.info("bingo-scheduler started: pid=%d scheduler=%s worker=%s", os.getpid(),
-             bool(services), not args.no_worker)
+    log.info(
+        "bingo-scheduler started: pid=%d scheduler=%s worker=%s",
+        os.getpid(),
+        bool(services),
+        not args.no_worker,
+    )
     try:
         if tasks:
             await asyncio.gather(*tasks)

@@ -50,7 +50,9 @@ def parse_duration(value: object) -> float:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if pos != len(text):
-        raise ValueError(f"{value!r} is not a duration (expected e.g. 10s, 1h30m, 250ms or seconds)")
+        raise ValueError(
+            f"{value!r} is not a duration (expected e.g. 10s, 1h30m, 250ms or seconds)"
+        )
     return total
 
 

@@ -90,7 +90,7 @@ class ServiceUnavailable(BingoError):
         self.address = address
 
 
-class SkipRetry(BingoError):  # noqa: N818 - public name fixed by the product contract
+class SkipRetry(BingoError):
     """Raised by a handler to archive its task at once, without further retries."""
 
 

@@ -57,8 +57,9 @@ class Inspector:
         if code == -1:
             raise UsageError(f"task {task_id} is already {info.state}")
         if code == -2:
-            raise UsageError(f"task {task_id} is active (a worker is running it); try again "
-                             "when it finishes")
+            raise UsageError(
+                f"task {task_id} is active (a worker is running it); try again when it finishes"
+            )
         return info
 
     def act_all(self, action: str, queue: str, state: str, limit: int = 10000) -> int:

@@ -105,8 +105,14 @@ class TaskInfo:
         try:
             info = cls.from_message(decode(data.get("msg", b"")), state, retried)
         except MalformedTask as exc:
-            info = cls(id=task_id, type="?", queue=queue, state=state, retried=retried,
-                       error=f"malformed: {exc}")
+            info = cls(
+                id=task_id,
+                type="?",
+                queue=queue,
+                state=state,
+                retried=retried,
+                error=f"malformed: {exc}",
+            )
         if data.get("error"):
             info.error = _text(data["error"])
         info.process_at = _num(data.get("process_at"))

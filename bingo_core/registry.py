@@ -106,9 +106,7 @@ class ScheduleEntry:
     def fingerprint(self) -> str:
         """Hash input of everything that changes when the entry is edited."""
         body = {k: v for k, v in self.options.items() if not callable(v)}
-        return json.dumps(
-            [self.spec, self.type, self.payload, body], sort_keys=True, default=str
-        )
+        return json.dumps([self.spec, self.type, self.payload, body], sort_keys=True, default=str)
 
 
 @dataclass
@@ -196,7 +194,7 @@ class ScheduleRegister:
     def __call__(
         self,
         spec: str,
-        type: str,  # noqa: A002 - public name fixed by the product contract
+        type: str,
         *,
         payload: Mapping[str, Any] | None = None,
         name: str = "",

@@ -42,8 +42,21 @@ def _bingo_redis_session() -> Iterator[str]:
     port = _free_port()
     workdir = tempfile.mkdtemp(prefix="bingo-test-redis-")
     proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", workdir, "--loglevel", "warning"],
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            "--loglevel",
+            "warning",
+        ],
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)
@@ -78,8 +91,9 @@ def bingo_redis_url(_bingo_redis_session: str) -> str:
 def bingo_settings(bingo_redis_url: str) -> Any:
     from .config import load_settings
 
-    return load_settings(None, env={}, overrides={"redis.url": bingo_redis_url,
-                                                  "worker.lease": "2s"})
+    return load_settings(
+        None, env={}, overrides={"redis.url": bingo_redis_url, "worker.lease": "2s"}
+    )
 
 
 @pytest.fixture
@@ -98,8 +112,9 @@ def bingo_registry() -> Callable[..., Registry]:
     return build
 
 
-async def drain(settings: Any, registry: Registry, manager: Any = None,
-                timeout: float = 10.0) -> None:
+async def drain(
+    settings: Any, registry: Registry, manager: Any = None, timeout: float = 10.0
+) -> None:
     """Run a worker until every queue it serves is empty (nothing pending, active,
     scheduled or retrying), then stop it. Fails on ``timeout``."""
     from .broker import Broker

@@ -7,5 +7,11 @@ from .keys import Keys, QueueKeys
 from .scripts import Prepared
 
 __all__ = [
-    "CONNECTION_ERRORS", "AsyncBroker", "Broker", "Keys", "Prepared", "QueueKeys", "refusal",
+    "CONNECTION_ERRORS",
+    "AsyncBroker",
+    "Broker",
+    "Keys",
+    "Prepared",
+    "QueueKeys",
+    "refusal",
 ]

@@ -44,8 +44,7 @@ def refusal(code: int, prepared: Prepared) -> UsageError:
             f"task id {prepared.id!r} already exists in queue {prepared.queue!r}"
         )
     return UniqueTaskError(
-        f"task refused: {ENQUEUE_REFUSALS.get(code, f'code {code}')} in queue "
-        f"{prepared.queue!r}"
+        f"task refused: {ENQUEUE_REFUSALS.get(code, f'code {code}')} in queue {prepared.queue!r}"
     )
 
 
@@ -72,7 +71,7 @@ class _Base:
         for queue, idx in by_queue.items():
             q = self.q(queue)
             for start in range(0, len(idx), scripts.CHUNK):
-                part = idx[start:start + scripts.CHUNK]
+                part = idx[start : start + scripts.CHUNK]
                 calls.append((part, scripts.enqueue(q, [tasks[i] for i in part], now)))
         return calls, [q for q in by_queue if q not in self._known_queues]
 
@@ -119,7 +118,7 @@ class Broker(_Base):
         calls, new = self._enqueue_calls(tasks)
         try:
             if len(calls) == 1 and not new:
-                idx, (name, keys, args) = calls[0]
+                _, (name, keys, args) = calls[0]
                 results = [self._scripts[name](keys=keys, args=args)]
             else:
                 pipe = self.redis.pipeline(transaction=False)
@@ -127,7 +126,7 @@ class Broker(_Base):
                     pipe.sadd(self.keys.queues, *new)
                 for _, (name, keys, args) in calls:
                     self._scripts[name](keys=keys, args=args, client=pipe)
-                results = pipe.execute()[1 if new else 0:]
+                results = pipe.execute()[1 if new else 0 :]
                 self._known_queues.update(new)
         except CONNECTION_ERRORS as exc:
             raise connection.unavailable(self.cfg, exc) from None
@@ -156,7 +155,9 @@ class Broker(_Base):
                 calls, _ = self._enqueue_calls(chunk)
                 for idx, call in calls:
                     name, keys, args = call
-                    conn.send_command("EVALSHA", shas[name], len(keys), *keys, *args)
+                    conn.send_command(  # type: ignore[no-untyped-call]
+                        "EVALSHA", shas[name], len(keys), *keys, *args
+                    )
                     sent.append(([chunk[i] for i in idx], call))
             replies = []
             for _ in sent:
@@ -165,7 +166,7 @@ class Broker(_Base):
                 except rexc.NoScriptError:
                     replies.append(None)
         except CONNECTION_ERRORS as exc:
-            conn.disconnect()
+            conn.disconnect()  # type: ignore[no-untyped-call]
             raise connection.unavailable(self.cfg, exc) from None
         finally:
             pool.release(conn)
@@ -216,9 +217,15 @@ class Broker(_Base):
             if info is not None and info.enqueued_at:
                 latency = max(0.0, time.time() - info.enqueued_at)
         return {
-            "queue": queue, **counts, "size": sum(counts.values()) - counts["completed"],
-            "processed": processed, "failed": failed, "processed_today": p_day,
-            "failed_today": f_day, "paused": bool(res[7]), "latency": latency,
+            "queue": queue,
+            **counts,
+            "size": sum(counts.values()) - counts["completed"],
+            "processed": processed,
+            "failed": failed,
+            "processed_today": p_day,
+            "failed_today": f_day,
+            "paused": bool(res[7]),
+            "latency": latency,
         }
 
     def list_ids(self, queue: str, state: str, offset: int = 0, limit: int = 50) -> list[str]:
@@ -307,7 +314,7 @@ class AsyncBroker(_Base):
             pipe.sadd(self.keys.queues, *new)
         for _, (name, keys, args) in calls:
             self._scripts[name](keys=keys, args=args, client=pipe)
-        results = (await pipe.execute())[1 if new else 0:]
+        results = (await pipe.execute())[1 if new else 0 :]
         self._known_queues.update(new)
         return self._codes(len(tasks), calls, results)
 
@@ -335,8 +342,9 @@ class AsyncBroker(_Base):
     async def archive(
         self, queue: str, task_id: str, worker: str, error: str, max_size: int, max_age: float
     ) -> bool:
-        call = scripts.archive(self.q(queue), task_id, worker, error, time.time(),
-                               max_size, max_age)
+        call = scripts.archive(
+            self.q(queue), task_id, worker, error, time.time(), max_size, max_age
+        )
         return bool(await self._call(call))
 
     async def requeue(self, queue: str, ids: Sequence[str], worker: str) -> int:

@@ -64,20 +64,23 @@ def make_sync(cfg: RedisSettings) -> Any:
     if cfg.sentinel is not None:
         from redis.sentinel import Sentinel
 
-        sentinel = Sentinel(
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
             [_split(h) for h in cfg.sentinel.hosts],
             sentinel_kwargs={"password": cfg.sentinel.password or None},
             **common,
         )
-        return sentinel.master_for(cfg.sentinel.master_name, db=cfg.database)
+        return sentinel.master_for(cfg.sentinel.master_name, db=cfg.database)  # type: ignore[no-untyped-call]
     if cfg.cluster:
         from redis.cluster import RedisCluster
 
         host, port = _split(cfg.host)
         return RedisCluster(host=host, port=port, **common)
     if cfg.url:
-        return redis.Redis.from_url(cfg.url, socket_timeout=common["socket_timeout"],
-                                    socket_connect_timeout=common["socket_connect_timeout"])
+        return redis.Redis.from_url(
+            cfg.url,
+            socket_timeout=common["socket_timeout"],
+            socket_connect_timeout=common["socket_connect_timeout"],
+        )
     host, port = _split(cfg.host)
     return redis.Redis(host=host, port=port, db=cfg.database, **common)
 
@@ -92,7 +95,7 @@ def make_async(cfg: RedisSettings, *, blocking: bool = False) -> Any:
     if cfg.sentinel is not None:
         from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 
-        sentinel = AsyncSentinel(
+        sentinel = AsyncSentinel(  # type: ignore[no-untyped-call]
             [_split(h) for h in cfg.sentinel.hosts],
             sentinel_kwargs={"password": cfg.sentinel.password or None},
             **common,
@@ -105,15 +108,17 @@ def make_async(cfg: RedisSettings, *, blocking: bool = False) -> Any:
         return AsyncRedisCluster(host=host, port=port, **common)
     if cfg.url:
         pool = aredis.ConnectionPool.from_url(
-            cfg.url, socket_timeout=common["socket_timeout"],
+            cfg.url,
+            socket_timeout=common["socket_timeout"],
             socket_connect_timeout=common["socket_connect_timeout"],
         )
         if pool.connection_class is aredis.Connection:
             pool.connection_class = fast_pack_connection()
         return aredis.Redis.from_pool(pool)
     host, port = _split(cfg.host)
-    pool = aredis.ConnectionPool(host=host, port=port, db=cfg.database,
-                                 connection_class=fast_pack_connection(), **common)
+    pool = aredis.ConnectionPool(
+        host=host, port=port, db=cfg.database, connection_class=fast_pack_connection(), **common
+    )
     return aredis.Redis.from_pool(pool)
 
 

@@ -15,7 +15,15 @@ from typing import Any
 from .keys import QueueKeys
 
 NAMES = (
-    "enqueue", "enqueue_fast", "fetch", "ack", "retry", "archive", "requeue", "recover", "task_move",
+    "enqueue",
+    "enqueue_fast",
+    "fetch",
+    "ack",
+    "retry",
+    "archive",
+    "requeue",
+    "recover",
+    "task_move",
 )
 DAY_TTL = 90 * 86400
 
@@ -70,8 +78,15 @@ def enqueue(q: QueueKeys, tasks: Sequence[Prepared], now: float) -> Call:
         return "enqueue_fast", [q.pending, q.notify], fast
     args: list[Any] = [q.task_prefix, repr(now)]
     for t in tasks:
-        args += (t.id, t.msg, repr(t.process_at), t.unique_key, t.unique_ttl_ms,
-                 t.dedupe_key, t.dedupe_ttl_ms)
+        args += (
+            t.id,
+            t.msg,
+            repr(t.process_at),
+            t.unique_key,
+            t.unique_ttl_ms,
+            t.dedupe_key,
+            t.dedupe_ttl_ms,
+        )
     return "enqueue", [q.pending, q.scheduled, q.notify], args
 
 
@@ -108,16 +123,27 @@ def _fail_keys(q: QueueKeys, target: str) -> list[str]:
 
 
 def retry(q: QueueKeys, task_id: str, worker: str, at: float, error: str, now: float) -> Call:
-    return ("retry", _fail_keys(q, q.retry),
-            [q.task_prefix, task_id, worker, at, error, now, DAY_TTL])
+    return (
+        "retry",
+        _fail_keys(q, q.retry),
+        [q.task_prefix, task_id, worker, at, error, now, DAY_TTL],
+    )
 
 
 def archive(
-    q: QueueKeys, task_id: str, worker: str, error: str, now: float,
-    max_size: int, max_age: float,
+    q: QueueKeys,
+    task_id: str,
+    worker: str,
+    error: str,
+    now: float,
+    max_size: int,
+    max_age: float,
 ) -> Call:
-    return ("archive", _fail_keys(q, q.archived),
-            [q.task_prefix, task_id, worker, error, now, max_size, now - max_age, DAY_TTL])
+    return (
+        "archive",
+        _fail_keys(q, q.archived),
+        [q.task_prefix, task_id, worker, error, now, max_size, now - max_age, DAY_TTL],
+    )
 
 
 def requeue(q: QueueKeys, ids: Sequence[str], worker: str) -> Call:

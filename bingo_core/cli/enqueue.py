@@ -29,8 +29,17 @@ def register(sub: Any) -> None:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in ("queue", "max_retry", "timeout", "deadline", "process_in", "process_at",
-                 "unique", "task_id", "retention"):
+    for name in (
+        "queue",
+        "max_retry",
+        "timeout",
+        "deadline",
+        "process_in",
+        "process_at",
+        "unique",
+        "task_id",
+        "retention",
+    ):
         value = getattr(args, name)
         if value is not None:
             out[name] = value
@@ -48,8 +57,9 @@ def run(app: App) -> int:
 
     if args.type not in app.registry.tasks and app.manager.failures:
         broken = ", ".join(f.plugin for f in app.manager.failures)
-        raise UnknownTaskType(args.type, f"broken plugin(s): {broken}; see "
-                              "'bingo-scheduler plugins'")
+        raise UnknownTaskType(
+            args.type, f"broken plugin(s): {broken}; see 'bingo-scheduler plugins'"
+        )
     client = Client(app.settings, registry=app.registry, broker=Broker(app.settings.redis))
     try:
         # Validate first (type, payload, options) so nothing reaches Redis when it is bad.

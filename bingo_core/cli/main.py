@@ -41,14 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
         description="Distributed task scheduler: cron schedules, Redis queues, plugin tasks.",
     )
     parser.add_argument(
-        "-c", "--config", default=None, metavar="FILE",
+        "-c",
+        "--config",
+        default=None,
+        metavar="FILE",
         help=f"config file (default: $BINGO_CONFIG, else {DEFAULT_CONFIG} if present)",
     )
     parser.add_argument("--no-scheduler", action="store_true", help="do not run the scheduler")
     parser.add_argument("--no-worker", action="store_true", help="do not run workers")
     parser.add_argument("--no-dashboard", action="store_true", help="do not serve the dashboard")
     parser.add_argument(
-        "--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
         help="override one config value (highest precedence); repeatable",
     )
     parser.set_defaults(func=None)

@@ -29,26 +29,34 @@ def collect(app: App) -> dict[str, Any]:
     registry = app.registry
     plugins = []
     for info in app.manager.infos.values():
-        plugins.append({
-            "name": info.name, "version": info.version, "distribution": info.distribution,
-            "module": info.module, "hooks": info.hooks, "error": info.error or None,
-            "task_types": [
-                {
-                    "name": tt.name,
-                    "handler": f"{tt.handler.__module__}.{tt.handler.__qualname__}",
-                    "async": tt.is_async,
-                    "description": tt.description,
-                    "payload_model": tt.payload_model.__name__ if tt.payload_model else None,
-                    "payload_schema": tt.json_schema(),
-                    "options": _options(tt),
-                }
-                for tt in registry.tasks.values() if tt.plugin == info.name
-            ],
-            "schedules": [
-                {"name": s.name, "spec": s.spec, "type": s.type, "payload": s.payload}
-                for s in registry.schedules if s.source == f"plugin:{info.name}"
-            ],
-        })
+        plugins.append(
+            {
+                "name": info.name,
+                "version": info.version,
+                "distribution": info.distribution,
+                "module": info.module,
+                "hooks": info.hooks,
+                "error": info.error or None,
+                "task_types": [
+                    {
+                        "name": tt.name,
+                        "handler": f"{tt.handler.__module__}.{tt.handler.__qualname__}",
+                        "async": tt.is_async,
+                        "description": tt.description,
+                        "payload_model": tt.payload_model.__name__ if tt.payload_model else None,
+                        "payload_schema": tt.json_schema(),
+                        "options": _options(tt),
+                    }
+                    for tt in registry.tasks.values()
+                    if tt.plugin == info.name
+                ],
+                "schedules": [
+                    {"name": s.name, "spec": s.spec, "type": s.type, "payload": s.payload}
+                    for s in registry.schedules
+                    if s.source == f"plugin:{info.name}"
+                ],
+            }
+        )
     return {"plugins": plugins}
 
 
@@ -65,9 +73,11 @@ def run(app: App) -> int:
         for t in p["task_types"]:
             o = t["options"]
             model = t["payload_model"] or "any JSON object"
-            print(f"  {t['name']}  payload={model}  queue={o['queue']} "
-                  f"max_retry={o['max_retry']} timeout={o['timeout']:g}s"
-                  + ("  idempotent" if o["idempotent"] else ""))
+            print(
+                f"  {t['name']}  payload={model}  queue={o['queue']} "
+                f"max_retry={o['max_retry']} timeout={o['timeout']:g}s"
+                + ("  idempotent" if o["idempotent"] else "")
+            )
             props = t["payload_schema"].get("properties", {})
             for field, schema in props.items():
                 kind = schema.get("type", schema.get("anyOf", "?"))

@@ -30,9 +30,36 @@ def run(app: App) -> int:
     if not rows:
         print("no queues yet")
         return 0
-    headers = ["queue", "pending", "active", "scheduled", "retry", "archived", "completed",
-               "processed", "failed", "latency", "paused"]
-    print_table([[r["queue"], r["pending"], r["active"], r["scheduled"], r["retry"],
-                  r["archived"], r["completed"], r["processed"], r["failed"],
-                  f"{r['latency']:.1f}s", "yes" if r["paused"] else ""] for r in rows], headers)
+    headers = [
+        "queue",
+        "pending",
+        "active",
+        "scheduled",
+        "retry",
+        "archived",
+        "completed",
+        "processed",
+        "failed",
+        "latency",
+        "paused",
+    ]
+    print_table(
+        [
+            [
+                r["queue"],
+                r["pending"],
+                r["active"],
+                r["scheduled"],
+                r["retry"],
+                r["archived"],
+                r["completed"],
+                r["processed"],
+                r["failed"],
+                f"{r['latency']:.1f}s",
+                "yes" if r["paused"] else "",
+            ]
+            for r in rows
+        ],
+        headers,
+    )
     return 0

@@ -13,8 +13,11 @@ def register(sub: Any) -> None:
     actions = p.add_subparsers(title="actions", metavar="ACTION", required=True)
     ls = actions.add_parser("list", help="tasks of a queue in a state")
     ls.add_argument("--queue", default="default", metavar="Q")
-    ls.add_argument("--state", default="pending",
-                    choices=["pending", "active", "scheduled", "retry", "archived", "completed"])
+    ls.add_argument(
+        "--state",
+        default="pending",
+        choices=["pending", "active", "scheduled", "retry", "archived", "completed"],
+    )
     ls.add_argument("--limit", type=int, default=50)
     ls.add_argument("--offset", type=int, default=0)
     ls.add_argument("--json", action="store_true")
@@ -24,13 +27,20 @@ def register(sub: Any) -> None:
     show.add_argument("--queue", metavar="Q", help="its queue (default: search every queue)")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=run_show)
-    for name, text in (("retry", "run a scheduled, retry or archived task now"),
-                       ("delete", "delete a task"), ("archive", "archive a task")):
+    for name, text in (
+        ("retry", "run a scheduled, retry or archived task now"),
+        ("delete", "delete a task"),
+        ("archive", "archive a task"),
+    ):
         act = actions.add_parser(name, help=text)
         act.add_argument("ids", nargs="*", metavar="ID")
         act.add_argument("--queue", metavar="Q")
-        act.add_argument("--all", metavar="STATE", dest="all_state",
-                         help="every task of --queue in this state (bulk)")
+        act.add_argument(
+            "--all",
+            metavar="STATE",
+            dest="all_state",
+            help="every task of --queue in this state (bulk)",
+        )
         act.add_argument("--json", action="store_true")
         act.set_defaults(func=run_action, action=name)
 
@@ -54,9 +64,20 @@ def run_list(app: App) -> int:
     if a.json:
         print_json([t.to_dict() for t in tasks])
         return 0
-    print_table([[t.id, t.type, t.state, f"{t.retried}/{t.max_retry}", _when(t.enqueued_at),
-                  t.error[:60]] for t in tasks],
-                ["id", "type", "state", "retried", "enqueued", "error"])
+    print_table(
+        [
+            [
+                t.id,
+                t.type,
+                t.state,
+                f"{t.retried}/{t.max_retry}",
+                _when(t.enqueued_at),
+                t.error[:60],
+            ]
+            for t in tasks
+        ],
+        ["id", "type", "state", "retried", "enqueued", "error"],
+    )
     return 0
 
 
@@ -81,7 +102,10 @@ def run_action(app: App) -> int:
         if not a.queue:
             raise UsageError(f"tasks {a.action} --all needs --queue")
         n = inspector.act_all(a.action, a.queue, a.all_state)
-        print_json({"action": a.action, "count": n}) if a.json else print(f"{a.action}: {n} task(s)")
+        if a.json:
+            print_json({"action": a.action, "count": n})
+        else:
+            print(f"{a.action}: {n} task(s)")
         return 0
     if not a.ids:
         raise UsageError(f"tasks {a.action}: give task ids or --queue Q --all STATE")

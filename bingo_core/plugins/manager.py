@@ -90,7 +90,7 @@ class PluginManager:
             dist = getattr(ep, "dist", None)
             try:
                 module = ep.load()
-            except BaseException as exc:  # noqa: BLE001 - a broken plugin must not stop us
+            except BaseException as exc:
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 self._fail(ep.name, f"failed to import {ep.value}: {type(exc).__name__}: {exc}")
@@ -128,8 +128,9 @@ class PluginManager:
         for name in list(self.infos):
             plugin = self.pm.get_plugin(name)
             if plugin is not None:
-                self._call_register(registry, name, plugin, "bingo_register_schedules",
-                                    ScheduleRegister)
+                self._call_register(
+                    registry, name, plugin, "bingo_register_schedules", ScheduleRegister
+                )
         return registry
 
     def _call_register(
@@ -141,22 +142,24 @@ class PluginManager:
         make: Callable[[Registry, str], Any],
     ) -> bool:
         impls = [
-            impl for impl in getattr(self.pm.hook, hook_name).get_hookimpls()
+            impl
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls()
             if impl.plugin is plugin
         ]
         for impl in impls:
             register = make(registry, name)
-            before = (dict(registry.tasks), list(registry.schedules),
-                      dict(registry.settings_models))
+            before = (
+                dict(registry.tasks),
+                list(registry.schedules),
+                dict(registry.settings_models),
+            )
             try:
                 impl.function(register)
-            except Exception as exc:  # noqa: BLE001 - isolate the broken plugin
+            except Exception as exc:
                 registry.tasks, registry.schedules, registry.settings_models = before
                 for task_name in [t for t, tt in registry.tasks.items() if tt.plugin == name]:
                     del registry.tasks[task_name]
-                registry.schedules = [
-                    s for s in registry.schedules if s.source != f"plugin:{name}"
-                ]
+                registry.schedules = [s for s in registry.schedules if s.source != f"plugin:{name}"]
                 registry.settings_models.pop(name, None)
                 self._fail(name, f"{hook_name} failed: {type(exc).__name__}: {exc}")
                 return False

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
     from .worker import Worker
 
 
-def run_worker(settings: Settings, registry: Registry, manager: PluginManager | None = None
-               ) -> None:
+def run_worker(
+    settings: Settings, registry: Registry, manager: PluginManager | None = None
+) -> None:
     """Run one worker in this process until SIGTERM or SIGINT (then shut down gracefully)."""
     from .worker import Worker
 

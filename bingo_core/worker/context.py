@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import TaskTimeout
@@ -20,14 +20,22 @@ class TaskContext:
     """
 
     __slots__ = (
-        "_cancelled", "_logger", "deadline", "enqueued_at", "max_retry", "queue",
-        "retry_count", "settings", "task_id", "type",
+        "_cancelled",
+        "_logger",
+        "deadline",
+        "enqueued_at",
+        "max_retry",
+        "queue",
+        "retry_count",
+        "settings",
+        "task_id",
+        "type",
     )
 
     def __init__(
         self,
         task_id: str,
-        type: str,  # noqa: A002 - mirrors the task's field name
+        type: str,
         queue: str,
         retry_count: int,
         max_retry: int,
@@ -71,7 +79,7 @@ class TaskContext:
 
     @staticmethod
     def deadline_from(epoch: float | None) -> datetime | None:
-        return None if epoch is None else datetime.fromtimestamp(epoch, tz=timezone.utc)
+        return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
 
     def __repr__(self) -> str:
         return f"TaskContext(task_id={self.task_id!r}, type={self.type!r}, queue={self.queue!r})"

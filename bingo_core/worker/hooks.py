@@ -17,8 +17,13 @@ class WorkerHooks:
         self._impls: dict[str, list[Any]] = {}
         if manager is None:
             return
-        for name in ("bingo_task_started", "bingo_task_succeeded", "bingo_task_failed",
-                     "bingo_idempotency_check", "bingo_idempotency_mark"):
+        for name in (
+            "bingo_task_started",
+            "bingo_task_succeeded",
+            "bingo_task_failed",
+            "bingo_idempotency_check",
+            "bingo_idempotency_mark",
+        ):
             impls = getattr(manager.hook, name).get_hookimpls()
             if impls:
                 # pluggy calls the last registered first; tryfirst/trylast are already
@@ -33,7 +38,7 @@ class WorkerHooks:
         for impl in self._impls.get(name, ()):
             try:
                 impl.function(**{a: kwargs[a] for a in impl.argnames})
-            except Exception:  # noqa: BLE001 - a plugin's error never stops the worker
+            except Exception:
                 log.exception("plugin %s: %s failed", impl.plugin_name, name)
 
     async def first(self, name: str, **kwargs: Any) -> Any:

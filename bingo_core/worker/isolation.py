@@ -21,8 +21,7 @@ class IsolatedTaskError(Exception):
     """A handler raised in its isolated process; the message carries its error."""
 
 
-def _child(handler: Any, model: Any, payload_json: str, ctx: TaskContext,
-           conn: Connection) -> None:
+def _child(handler: Any, model: Any, payload_json: str, ctx: TaskContext, conn: Connection) -> None:
     try:
         payload = model.model_validate_json(payload_json) if model is not None else None
         if payload is None:
@@ -32,7 +31,7 @@ def _child(handler: Any, model: Any, payload_json: str, ctx: TaskContext,
         handler(ctx, payload)
     except SkipRetry as exc:
         conn.send(("skip", str(exc)))
-    except BaseException as exc:  # noqa: BLE001 - everything is reported to the parent
+    except BaseException as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
     else:
         conn.send(("ok", ""))
@@ -40,9 +39,7 @@ def _child(handler: Any, model: Any, payload_json: str, ctx: TaskContext,
         conn.close()
 
 
-async def run_isolated(
-    tt: TaskType, ctx: TaskContext, payload: Any, timeout: float | None
-) -> None:
+async def run_isolated(tt: TaskType, ctx: TaskContext, payload: Any, timeout: float | None) -> None:
     """Run ``tt``'s handler in a fresh process; kill it when ``timeout`` passes."""
     mp = multiprocessing.get_context("forkserver")
     receiver, sender = mp.Pipe(duplex=False)

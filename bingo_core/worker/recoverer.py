@@ -37,8 +37,13 @@ class Recoverer:
         for queue in self.worker.queues:
             requeued, archived, _ = await self.worker.broker.recover(queue, LOST)
             if requeued or archived:
-                log.warning("queue %s: %d task(s) with an expired lease requeued, %d archived "
-                            "(retries used up)", queue, requeued, archived)
+                log.warning(
+                    "queue %s: %d task(s) with an expired lease requeued, %d archived "
+                    "(retries used up)",
+                    queue,
+                    requeued,
+                    archived,
+                )
             total += requeued + archived
         return total
 

@@ -30,7 +30,11 @@ class HandlerRunner:
         return ThreadPoolExecutor(self.threads, thread_name_prefix="bingo-task")
 
     async def run(
-        self, tt: TaskType, ctx: TaskContext, payload: Any, timeout: float | None,
+        self,
+        tt: TaskType,
+        ctx: TaskContext,
+        payload: Any,
+        timeout: float | None,
         isolation: str = "thread",
     ) -> None:
         """Run the handler; raise :class:`TaskTimeout` when ``timeout`` passes."""
@@ -87,8 +91,9 @@ class HandlerRunner:
         if self._abandoned >= max(1, self.threads // 2):
             # Too many threads stuck in handlers that ignore ``ctx.cancelled``: start a
             # fresh pool so new tasks are not starved; the old threads end on their own.
-            log.warning("%d abandoned handler threads; starting a fresh thread pool",
-                        self._abandoned)
+            log.warning(
+                "%d abandoned handler threads; starting a fresh thread pool", self._abandoned
+            )
             self._pool.shutdown(wait=False)
             self._pool = self._new_pool()
             self._abandoned = 0

@@ -7,6 +7,7 @@ enqueue script; its block timeout is the time to the next scheduled or retry tas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -37,7 +38,7 @@ IDLE_BLOCK = 1.0  # longest BLPOP; bounds how late a paused queue's resume is no
 
 def default_backoff(retried: int) -> float:
     """Exponential backoff with jitter, as Asynq: n^4 + 15 + rand(0..30)*(n+1) seconds."""
-    return float(retried**4 + 15 + random.randint(0, 29) * (retried + 1))  # noqa: S311
+    return float(retried**4 + 15 + random.randint(0, 29) * (retried + 1))
 
 
 @dataclass(slots=True)
@@ -99,8 +100,12 @@ class Worker:
         self.heartbeat.start()
         self.recoverer.start()
         self._fetcher = asyncio.create_task(self._fetch_loop(), name="bingo-fetch")
-        log.info("worker ready: id=%s queues=%s concurrency=%d", self.id,
-                 ",".join(self.queues), self.concurrency)
+        log.info(
+            "worker ready: id=%s queues=%s concurrency=%d",
+            self.id,
+            ",".join(self.queues),
+            self.concurrency,
+        )
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({stopper, self._fetcher}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
@@ -116,8 +121,11 @@ class Worker:
             await asyncio.gather(self._fetcher, return_exceptions=True)
         running = [r.task for r in self.active.values() if r.task is not None]
         if running:
-            log.info("shutdown: waiting up to %.1fs for %d active task(s)",
-                     self.shutdown_timeout, len(running))
+            log.info(
+                "shutdown: waiting up to %.1fs for %d active task(s)",
+                self.shutdown_timeout,
+                len(running),
+            )
             await asyncio.wait(running, timeout=self.shutdown_timeout or None)
         left = list(self.active.items())
         for _, r in left:
@@ -134,14 +142,16 @@ class Worker:
                 n = await self.broker.requeue(queue, ids, self.id)
                 log.info("shutdown: requeued %d unfinished task(s) to the head of %s", n, queue)
             except CONNECTION_ERRORS as exc:
-                log.error("shutdown: could not requeue %d task(s) (%s); they return when "
-                          "their lease expires", len(ids), exc)
+                log.error(
+                    "shutdown: could not requeue %d task(s) (%s); they return when "
+                    "their lease expires",
+                    len(ids),
+                    exc,
+                )
         await self.heartbeat.stop()
         await self.recoverer.stop()
-        try:
+        with contextlib.suppress(*CONNECTION_ERRORS):
             await self.broker.remove_server(self.id)
-        except CONNECTION_ERRORS:
-            pass
         self.runner.close()
         await self.broker.close()
         log.info("worker stopped: processed=%d failed=%d", self.processed, self.failed)
@@ -153,8 +163,9 @@ class Worker:
         if self.strict:
             return sorted(self.queues, key=lambda q: -self.queues[q])
         # Weighted: a random order where a queue comes first in proportion to its weight.
-        return sorted(self.queues, key=lambda q: random.random() ** (1.0 / self.queues[q]),
-                      reverse=True)  # noqa: S311
+        return sorted(
+            self.queues, key=lambda q: random.random() ** (1.0 / self.queues[q]), reverse=True
+        )
 
     async def _fetch_loop(self) -> None:
         while not self._stopping:
@@ -176,8 +187,11 @@ class Worker:
             except CONNECTION_ERRORS as exc:
                 if not self._redis_down:
                     self._redis_down = True
-                    log.error("Redis at %s is not reachable (%s); retrying",
-                              self.settings.redis.address, exc)
+                    log.error(
+                        "Redis at %s is not reachable (%s); retrying",
+                        self.settings.redis.address,
+                        exc,
+                    )
                 await asyncio.sleep(0.5)
 
     async def _fetch(self, free: int) -> tuple[int, float | None]:
@@ -216,8 +230,14 @@ class Worker:
             ctx.enqueued_at = msg.get("enqueued_at")
             tt = self.registry.tasks.get(ctx.type)
             if tt is None:
-                await self._fail(r, msg, None, RuntimeError(
-                    f"unknown task type {ctx.type!r}: no plugin on worker {self.id} registers it"))
+                await self._fail(
+                    r,
+                    msg,
+                    None,
+                    RuntimeError(
+                        f"unknown task type {ctx.type!r}: no plugin on worker {self.id} registers it"
+                    ),
+                )
                 return
             try:
                 payload = tt.validate_payload(msg["payload"])
@@ -246,7 +266,7 @@ class Worker:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - the handler's error decides the retry
+            except Exception as exc:
                 await self._fail(r, msg, tt, exc)
                 return
             if idempotent:
@@ -258,8 +278,11 @@ class Worker:
             if not self._stopping:
                 raise
         except CONNECTION_ERRORS as exc:
-            log.error("task %s: Redis unreachable (%s); it returns when its lease expires",
-                      ctx.task_id, exc)
+            log.error(
+                "task %s: Redis unreachable (%s); it returns when its lease expires",
+                ctx.task_id,
+                exc,
+            )
         finally:
             if self.active.pop(ctx.task_id, None) is not None:
                 self._slot.set()
@@ -268,15 +291,16 @@ class Worker:
         info = TaskInfo.from_message(msg, "active", ctx.retry_count)
         done = await self.hooks.first("bingo_idempotency_check", task=info)
         if done:
-            log.info("task %s (%s) already succeeded before; not running it again",
-                     ctx.task_id, ctx.type)
+            log.info(
+                "task %s (%s) already succeeded before; not running it again", ctx.task_id, ctx.type
+            )
         return bool(done)
 
     async def _mark_done(self, msg: dict[str, Any], ctx: TaskContext) -> None:
         info = TaskInfo.from_message(msg, "active", ctx.retry_count)
         try:
             await self.hooks.first("bingo_idempotency_mark", task=info)
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("task %s: idempotency mark failed", ctx.task_id)
 
     def _retry_delay(self, msg: dict[str, Any], tt: TaskType | None, retried: int) -> float:
@@ -288,7 +312,7 @@ class Worker:
         if callable(backoff):
             try:
                 return max(0.0, float(backoff(retried)))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("retry_backoff of %s failed; using the default", msg["type"])
                 return default_backoff(retried)
         return max(0.0, float(backoff))
@@ -301,19 +325,34 @@ class Worker:
         if isinstance(exc, TaskTimeout):
             error = f"TaskTimeout: {exc}"
         if ctx.retry_count >= ctx.max_retry:
-            await self._archive(r, f"{error} (retries exhausted: {ctx.retry_count}/"
-                                   f"{ctx.max_retry})", ctx=ctx, error=exc)
+            await self._archive(
+                r,
+                f"{error} (retries exhausted: {ctx.retry_count}/{ctx.max_retry})",
+                ctx=ctx,
+                error=exc,
+            )
             return
         delay = self._retry_delay(msg, tt, ctx.retry_count)
         self.failed += 1
-        log.warning("task %s (%s) failed, attempt %d of %d: %s; retrying in %.1fs",
-                    ctx.task_id, ctx.type, ctx.retry_count + 1, ctx.max_retry + 1, error, delay)
+        log.warning(
+            "task %s (%s) failed, attempt %d of %d: %s; retrying in %.1fs",
+            ctx.task_id,
+            ctx.type,
+            ctx.retry_count + 1,
+            ctx.max_retry + 1,
+            error,
+            delay,
+        )
         self.hooks.notify("bingo_task_failed", ctx=ctx, error=exc, retrying=True)
         if not await self.broker.retry(r.queue, ctx.task_id, self.id, time.time() + delay, error):
             log.warning("task %s: lease lost before its retry was recorded", ctx.task_id)
 
     async def _archive(
-        self, r: Running, reason: str, *, ctx: TaskContext | None = None,
+        self,
+        r: Running,
+        reason: str,
+        *,
+        ctx: TaskContext | None = None,
         error: BaseException | None = None,
     ) -> None:
         self.failed += 1
@@ -321,8 +360,9 @@ class Worker:
         log.error("task %s (%s) archived: %s", task_id, r.ctx.type, reason)
         if ctx is not None and error is not None:
             self.hooks.notify("bingo_task_failed", ctx=ctx, error=error, retrying=False)
-        ok = await self.broker.archive(r.queue, task_id, self.id, reason[:4000],
-                                       self.archive_max_size, self.archive_max_age)
+        ok = await self.broker.archive(
+            r.queue, task_id, self.id, reason[:4000], self.archive_max_size, self.archive_max_age
+        )
         if not ok:
             log.warning("task %s: lease lost before it was archived", task_id)
 
@@ -348,22 +388,33 @@ class Worker:
                         await asyncio.sleep(0.5)
                         continue
                     if lost:
-                        log.warning("%d task(s) finished after their lease expired (they may "
-                                    "run again): %s", len(lost), ", ".join(lost[:5]))
+                        log.warning(
+                            "%d task(s) finished after their lease expired (they may "
+                            "run again): %s",
+                            len(lost),
+                            ", ".join(lost[:5]),
+                        )
         finally:
             self._flushing = None
 
     def status(self) -> dict[str, Any]:
         """What the heartbeat publishes about this worker."""
         return {
-            "id": self.id, "host": socket.gethostname(), "pid": os.getpid(),
-            "queues": self.queues, "strict": self.strict, "concurrency": self.concurrency,
-            "started_at": self.started_at, "processed": self.processed, "failed": self.failed,
+            "id": self.id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": self.queues,
+            "strict": self.strict,
+            "concurrency": self.concurrency,
+            "started_at": self.started_at,
+            "processed": self.processed,
+            "failed": self.failed,
             "active": [
                 {"id": tid, "queue": r.queue, "type": r.ctx.type}
                 for tid, r in list(self.active.items())[:100]
             ],
-            "active_count": len(self.active), "at": time.time(),
+            "active_count": len(self.active),
+            "at": time.time(),
         }
 
     def status_json(self) -> str:

@@ -124,8 +124,13 @@ def test_enqueue_many_reports_refused_items(client: Any, redis_client: Any) -> N
     from bingo_core.errors import BulkEnqueueError
 
     with pytest.raises(BulkEnqueueError, match=r"1 of 3 task\(s\) refused \(item 2: .*dup") as exc:
-        client.enqueue_many([("task:report", {}, {"task_id": "dup"}), ("task:report", {}),
-                             ("task:report", {}, {"task_id": "dup"})])
+        client.enqueue_many(
+            [
+                ("task:report", {}, {"task_id": "dup"}),
+                ("task:report", {}),
+                ("task:report", {}, {"task_id": "dup"}),
+            ]
+        )
     assert list(exc.value.refused) == [2]
     assert redis_client.llen("bingo:{default}:pending") == 2
 

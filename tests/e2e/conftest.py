@@ -32,4 +32,3 @@ def daemons() -> Iterator[Callable[..., Daemon]]:
     yield start
     for d in started:
         d.close()
-

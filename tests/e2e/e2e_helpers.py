@@ -21,8 +21,11 @@ class Daemon:
     def __init__(self, config: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [BIN, "-c", str(config), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, env={**os.environ, **(env or {})},
+            [BIN, "-c", str(config), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, **(env or {})},
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -70,8 +73,12 @@ def write_config(path: Path, redis_url: str, **sections: dict[str, Any]) -> Path
         "redis": {"url": redis_url},
         "database": {"url": f"sqlite:///{path.parent / 'bingo.db'}"},
         "log": {"level": "info", "console": True, "path": ""},
-        "worker": {"concurrency": 4, "lease": "2s", "recoverInterval": "200ms",
-                   "shutdownTimeout": "5s"},
+        "worker": {
+            "concurrency": 4,
+            "lease": "2s",
+            "recoverInterval": "200ms",
+            "shutdownTimeout": "5s",
+        },
         "scheduler": {"enabled": False},
     }
     for name, values in sections.items():
@@ -80,11 +87,10 @@ def write_config(path: Path, redis_url: str, **sections: dict[str, Any]) -> Path
     return path
 
 
-
-
 def cli(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([BIN, "-c", str(config), *args], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(
+        [BIN, "-c", str(config), *args], capture_output=True, text=True, timeout=60
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")
     return proc

@@ -98,11 +98,19 @@ def test_timeout_retry_and_archive(config: Any, daemons: Any, tmp_path: Path) ->
     cfg = config()
     daemons(cfg)
     out = tmp_path / "out.txt"
-    slow = enqueue(cfg, "test:sleep", {"path": str(out), "seconds": 5, "value": "late"},
-                   "--timeout", "0.3", "--max-retry", "0")
+    slow = enqueue(
+        cfg,
+        "test:sleep",
+        {"path": str(out), "seconds": 5, "value": "late"},
+        "--timeout",
+        "0.3",
+        "--max-retry",
+        "0",
+    )
     fail = tmp_path / "fail.txt"
-    failing = enqueue(cfg, "test:fail", {"path": str(fail), "value": "try", "fail_times": 10},
-                      "--max-retry", "2")
+    failing = enqueue(
+        cfg, "test:fail", {"path": str(fail), "value": "try", "fail_times": 10}, "--max-retry", "2"
+    )
     assert wait_lines(fail, 3, timeout=20) == ["try"] * 3
     deadline = time.monotonic() + 15
     while stats(cfg)["default"]["archived"] != 2:
@@ -123,14 +131,34 @@ def test_refused_input_exits_2_and_writes_nothing(
 ) -> None:
     cfg = config()
     cases = [
-        (["enqueue", "test:typed", "--payload", '{"count": "x", "name": "a", "path": "p"}'],
-         "count"),
+        (
+            ["enqueue", "test:typed", "--payload", '{"count": "x", "name": "a", "path": "p"}'],
+            "count",
+        ),
         (["enqueue", "test:nope", "--payload", "{}"], "unknown task type 'test:nope'"),
         (["enqueue", "test:record", "--payload", "{nope"], "not valid JSON"),
-        (["enqueue", "test:record", "--payload", '{"path": "p", "value": "v"}',
-          "--max-retry", "-1"], "max_retry"),
-        (["enqueue", "test:record", "--payload", '{"path": "p", "value": "v"}',
-          "--process-at", "tomorrow"], "process_at"),
+        (
+            [
+                "enqueue",
+                "test:record",
+                "--payload",
+                '{"path": "p", "value": "v"}',
+                "--max-retry",
+                "-1",
+            ],
+            "max_retry",
+        ),
+        (
+            [
+                "enqueue",
+                "test:record",
+                "--payload",
+                '{"path": "p", "value": "v"}',
+                "--process-at",
+                "tomorrow",
+            ],
+            "process_at",
+        ),
     ]
     for args, needle in cases:
         proc = cli(cfg, *args, check=False)
@@ -148,8 +176,9 @@ def test_redis_unreachable_is_one_line_exit_1(tmp_path: Path, daemons: Any) -> N
     assert d.proc.wait(20) == 1
     errors = [line for line in d.lines if "127.0.0.1:1" in line]
     assert len(errors) == 1 and "Redis" in errors[0], d.log
-    proc = cli(cfg, "enqueue", "test:record", "--payload", '{"path": "p", "value": "v"}',
-               check=False)
+    proc = cli(
+        cfg, "enqueue", "test:record", "--payload", '{"path": "p", "value": "v"}', check=False
+    )
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
 
 

@@ -44,8 +44,13 @@ class Plugin:
     def bingo_register_tasks(self, register: TaskRegister) -> None:
         register("o:record", record, payload=Tag)
         register("o:fails", always_fails, payload=Tag, max_retry=3, retry_backoff=backoff)
-        register("o:isolated", tp.handle_isolated, payload=tp.SleepPayload,
-                 isolation="process", max_retry=0)
+        register(
+            "o:isolated",
+            tp.handle_isolated,
+            payload=tp.SleepPayload,
+            isolation="process",
+            max_retry=0,
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -80,8 +85,10 @@ def test_weighted_queues_all_get_served(env: Any) -> None:
     settings, registry, manager, client = env
     settings.worker.queues = {"low": 1, "high": 9}
     settings.worker.concurrency = 1
-    client.enqueue_many([("o:record", {"tag": "low"}, {"queue": "low"})] * 50
-                        + [("o:record", {"tag": "high"}, {"queue": "high"})] * 50)
+    client.enqueue_many(
+        [("o:record", {"tag": "low"}, {"queue": "low"})] * 50
+        + [("o:record", {"tag": "high"}, {"queue": "high"})] * 50
+    )
     asyncio.run(drain(settings, registry, manager))
     assert len(ORDER) == 100
     # high has 9x the weight: it is mostly served first, but low is not starved.
@@ -147,8 +154,9 @@ def test_process_isolation_runs_elsewhere_and_is_killed_at_timeout(
     settings, registry, manager, client = env
     out = tmp_path / "iso.txt"
     client.enqueue("o:isolated", {"path": str(out), "seconds": 0, "value": "ran"})
-    killed = client.enqueue("o:isolated", {"path": str(out), "seconds": 30, "value": "no"},
-                            timeout=0.5)
+    killed = client.enqueue(
+        "o:isolated", {"path": str(out), "seconds": 30, "value": "no"}, timeout=0.5
+    )
     started = time.monotonic()
     asyncio.run(drain(settings, registry, manager, timeout=20))
     assert time.monotonic() - started < 15
@@ -158,9 +166,7 @@ def test_process_isolation_runs_elsewhere_and_is_killed_at_timeout(
     assert task.state == "archived" and "process killed" in task.error
 
 
-def test_lifecycle_hooks_are_called_and_a_failing_hook_is_contained(
-    env: Any, caplog: Any
-) -> None:
+def test_lifecycle_hooks_are_called_and_a_failing_hook_is_contained(env: Any, caplog: Any) -> None:
     settings, registry, manager, client = env
     seen: list[str] = []
 
@@ -183,5 +189,7 @@ def test_lifecycle_hooks_are_called_and_a_failing_hook_is_contained(
     asyncio.run(drain(settings, registry, manager))
     assert ORDER == ["a"]
     assert "started o:record" in seen and "failed o:fails False RuntimeError" in seen
-    assert any("hooks-plugin" in r.getMessage() and "hook bug" in (r.exc_text or "")
-               for r in caplog.records)
+    assert any(
+        "hooks-plugin" in r.getMessage() and "hook bug" in (r.exc_text or "")
+        for r in caplog.records
+    )

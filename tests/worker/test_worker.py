@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 import bingo_core as bingo
 from bingo_core import Client
-from bingo_core.registry import Registry, TaskRegister
+from bingo_core.registry import TaskRegister
 from bingo_core.testing import drain
 from bingo_core.worker import Worker
 
@@ -152,8 +152,9 @@ def test_sync_timeout_sets_cancelled_and_frees_slot(setup: Any) -> None:
 def test_malformed_message_is_archived_and_worker_goes_on(setup: Any, redis_client: Any) -> None:
     settings, registry, manager, client = setup
     redis_client.hset("bingo:{default}:t:bad1", mapping={"msg": "{not json", "state": "pending"})
-    redis_client.hset("bingo:{default}:t:bad2",
-                      mapping={"msg": '{"id": "bad2"}', "state": "pending"})
+    redis_client.hset(
+        "bingo:{default}:t:bad2", mapping={"msg": '{"id": "bad2"}', "state": "pending"}
+    )
     redis_client.lpush("bingo:{default}:pending", "bad1", "bad2")
     client.enqueue("t:ok", {"n": 7})
     asyncio.run(drain(settings, registry, manager))
