@@ -9,12 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..errors import ServiceUnavailable, UsageError
 from .common import App, print_json
 
-_SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+_SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 SERVICE, INVALID, WARNING = "service", "invalid", "warning"
 

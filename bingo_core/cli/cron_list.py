@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..broker import Broker
 from ..broker.schedstate import SchedStateReader
 from .common import App, print_json, print_table
 
-_SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+_SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 HEADERS = [
     "SOURCE",
     "NAME",

@@ -44,8 +44,9 @@ def static_entries(settings: Settings, registry: Registry) -> tuple[list[Schedul
     """The plugins' entries and the config file's, with one error line per bad config entry."""
     from .entries import config_entries
 
-    entries, errors = config_entries(getattr(settings, "schedules", None) or [])
-    return [*registry.schedules, *entries], [str(e) for e in errors]
+    entries, errors = config_entries(settings.schedules)
+    lines = [f"schedule {label!r} (config): {reason}" for label, reason in errors]
+    return [*registry.schedules, *entries], lines
 
 
 def compile_static(settings: Settings, registry: Registry) -> tuple[list[CompiledEntry], list[str]]:
@@ -54,15 +55,7 @@ def compile_static(settings: Settings, registry: Registry) -> tuple[list[Compile
 
     entries, errors = static_entries(settings, registry)
     good, bad = compile_all(entries, registry, settings.server.timezone)
-    return list(good), [*errors, *(_bad_line(b) for b in bad)]
-
-
-def _bad_line(bad: Any) -> str:
-    if isinstance(bad, tuple) and len(bad) == 2:
-        entry, reason = bad
-        key = getattr(entry, "key", entry)
-        return f"schedule {key}: {reason}"
-    return str(bad)
+    return good, [*errors, *(line for _, line in bad)]
 
 
 class SchedulerService:

@@ -47,7 +47,16 @@ class _Slot:
     compiled: CompiledEntry
     grace: float
     gen: int
+    #: The entry's options that differ from its task type's defaults (None: none do).
+    overrides: dict[str, Any] | None
     next: float | None = None
+
+
+def _overrides(compiled: CompiledEntry) -> dict[str, Any] | None:
+    defaults = compiled.task_type.options
+    missing = object()
+    own = {k: v for k, v in compiled.options.items() if defaults.get(k, missing) != v}
+    return own or None
 
 
 @dataclass(slots=True)
@@ -118,8 +127,10 @@ class Ticker:
         self.default_grace = default_grace
         self.history_size = history_size
         self.db_ready = db_ready
-        #: Ticks enqueued by this daemon, ticks skipped as missed, and recent lateness (s).
+        #: Ticks enqueued by this daemon, ticks found already enqueued by another daemon,
+        #: ticks skipped as missed, and the lateness (s) of recent enqueues.
         self.fired = 0
+        self.deduped = 0
         self.missed = 0
         self.lateness: collections.deque[float] = collections.deque(maxlen=100_000)
         self._slots: dict[str, _Slot] = {}
@@ -146,7 +157,10 @@ class Ticker:
         for compiled in (*added, *changed):
             grace = compiled.misfire_grace
             self._slots[compiled.key] = _Slot(
-                compiled, self.default_grace if grace is None else float(grace), next(self._gens)
+                compiled,
+                self.default_grace if grace is None else float(grace),
+                next(self._gens),
+                _overrides(compiled),
             )
             self._dirty.add(compiled.key)
             self._removed.discard(compiled.key)
@@ -258,11 +272,7 @@ class Ticker:
 
     def _published(self, slot: _Slot) -> Published:
         compiled = slot.compiled
-        queue = (compiled.options or {}).get("queue")
-        if not queue:
-            task_type = self.client.registry.tasks.get(compiled.task_type)
-            queue = task_type.option("queue") if task_type is not None else "default"
-        info = describe(compiled, slot.grace, str(queue))
+        info = describe(compiled, slot.grace)
         return Published(compiled.key, info, fingerprint(compiled))
 
     def _prunable(self, key: str) -> bool:
@@ -398,9 +408,9 @@ class Ticker:
             c = slot.compiled
             try:
                 prepared, _ = builder.build(
-                    c.task_type,
+                    c.task_type.name,
                     None,
-                    c.options or None,
+                    slot.overrides,
                     source=c.key,
                     dedupe=(c.key, tick_id(tick), max(slot.grace * 2, MIN_DEDUPE_TTL)),
                     payload_json=c.payload_json,
@@ -438,6 +448,7 @@ class Ticker:
                     self.fired += 1
                     self.lateness.append(lateness)
                 else:
+                    self.deduped += 1
                     record.history["by_other"] = True
             else:
                 reason = str(refusal(code, prepared))

@@ -24,7 +24,7 @@ def zone_name(compiled: CompiledEntry) -> str:
     return compiled.schedule.zone or ""
 
 
-def describe(compiled: CompiledEntry, grace: float, queue: str) -> dict[str, Any]:
+def describe(compiled: CompiledEntry, grace: float) -> dict[str, Any]:
     """What ``cron list`` and the dashboard show of an entry besides its fire state."""
     entry = compiled.entry
     return {
@@ -32,7 +32,7 @@ def describe(compiled: CompiledEntry, grace: float, queue: str) -> dict[str, Any
         "source": entry.source,
         "spec": entry.spec,
         "timezone": zone_name(compiled),
-        "type": compiled.task_type,
-        "queue": queue,
+        "type": compiled.task_type.name,
+        "queue": compiled.options.get("queue", "default"),
         "misfire_grace": grace,
     }
