@@ -74,7 +74,7 @@ def test_bulk_action_and_pause(env: Any, redis_client: Any) -> None:
 
 
 def test_tasks_cli(tmp_path: Path, redis_url: str, env: Any) -> None:
-    client, inspector = env
+    client, _ = env
     cfg = tmp_path / "c.yaml"
     cfg.write_text(json.dumps({"redis": {"url": redis_url}}))
     bin_ = str(Path(sys.executable).with_name("bingo-scheduler"))
