@@ -18,15 +18,20 @@ import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import PayloadError, ServiceUnavailable, UsageError
 from ..registry import Registry, ScheduleEntry
-from ..store import ENABLED, RowTuple, Store
 from .entries import CompiledEntry, compile_entry
+
+if TYPE_CHECKING:  # the store (SQLAlchemy) is needed only once a sync runs
+    from ..store import RowTuple, Store
 
 log = logging.getLogger("bingo.sync")
 
+#: ``sys_crontab.status`` of a row that runs.
+ENABLED = 1
 #: What decides whether a row must be validated again.
 RowSignature = tuple[str, str, str, str | None, int]
 
@@ -60,20 +65,21 @@ def compile_row(
     spec: str,
     payload: str | None,
     registry: Registry,
-    default_tz: Any,
+    default_tz: str | tzinfo | None,
 ) -> CompiledEntry:
     """Validate one row (payload JSON, spec, known type, payload model) and compile it.
 
     ``row_id`` None stands for a row not inserted yet (``cron add``). Raises a
-    :class:`~bingo_core.errors.UsageError` subclass with one line.
+    :class:`~bingo_core.errors.UsageError` subclass with one line naming the row:
+    ``schedule 'nightly' (db:7): unknown task type ...``.
     """
+    source = f"db:{row_id}" if row_id is not None else "sys_crontab"
+    try:
+        data = parse_payload(payload)
+    except PayloadError as exc:
+        raise PayloadError(f"schedule {name!r} ({source}): {exc}") from None
     entry = ScheduleEntry(
-        spec=spec.strip(),
-        type=task_type,
-        payload=parse_payload(payload),
-        options={},
-        source=f"db:{row_id if row_id is not None else 'new'}",
-        name=name,
+        spec=spec.strip(), type=task_type, payload=data, options={}, source=source, name=name
     )
     return compile_entry(entry, registry, default_tz)
 
@@ -126,7 +132,7 @@ class CrontabSync:
         registry: Registry,
         target: EntryTarget,
         *,
-        default_tz: Any,
+        default_tz: str | tzinfo | None,
         interval: float = 10.0,
     ) -> None:
         self.store = store
@@ -229,7 +235,7 @@ class CrontabSync:
             return None, str(exc)
         except Exception as exc:  # a bug must not stop the other rows
             log.debug("sys_crontab row %d failed to compile", row_id, exc_info=True)
-            return None, f"{type(exc).__name__}: {exc}"
+            return None, f"schedule {name!r} (db:{row_id}): {type(exc).__name__}: {exc}"
         return compiled, None
 
     def _commit(self, plan: _Plan) -> SyncResult:
@@ -246,7 +252,7 @@ class CrontabSync:
             before = self.row_errors.get(row_id)
             if new.error is not None:
                 if new.error != before:
-                    log.error("sys_crontab row %d %r skipped: %s", row_id, name, new.error)
+                    log.error("sys_crontab row %d skipped: %s", row_id, new.error)
                 self.row_errors[row_id] = new.error
             elif before is not None:
                 del self.row_errors[row_id]

@@ -1,0 +1,264 @@
+"""``bingo-scheduler db init`` and ``cron add/enable/disable/delete``, run as real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pymysql
+import pytest
+
+from bingo_core.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = ROOT / ".venv" / "bin" / "bingo-scheduler"
+
+PLUGIN = '''
+from pydantic import BaseModel
+
+from bingo_core.plugins import hookimpl
+
+
+class StatsPayload(BaseModel):
+    date: str = "today"
+    limit: int = 10
+
+
+def handle_stats(ctx, payload):
+    """Count things."""
+
+
+@hookimpl
+def bingo_register_tasks(register):
+    register("task:daily-stats", handle_stats, payload=StatsPayload)
+'''
+
+
+@dataclass
+class Run:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+class Cli:
+    """Runs the installed console script against one config file."""
+
+    def __init__(self, tmp_path: Path, database_url: str) -> None:
+        self.cwd = tmp_path
+        plugin_dir = tmp_path / "plugins"
+        dist = plugin_dir / "bingo_cli_testplug-0.1.dist-info"
+        dist.mkdir(parents=True)
+        (plugin_dir / "bingo_cli_testplug.py").write_text(PLUGIN)
+        (dist / "METADATA").write_text(
+            "Metadata-Version: 2.1\nName: bingo-cli-testplug\nVersion: 0.1\n"
+        )
+        (dist / "entry_points.txt").write_text(
+            "[bingo.plugins]\ncli-testplug = bingo_cli_testplug\n"
+        )
+        self.config = tmp_path / "bingo.yaml"
+        self.config.write_text(
+            textwrap.dedent(
+                f"""\
+                server:
+                  timezone: Asia/Shanghai
+                database:
+                  url: "{database_url}"
+                """
+            )
+        )
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("BINGO_")}
+        self.env["PYTHONPATH"] = str(plugin_dir)
+        self.env["BINGO_PLUGINS"] = "cli-testplug"
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(CLI), "-c", str(self.config), *args],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def __call__(self, *args: str) -> Run:
+        return self.many([list(args)])[0]
+
+    def many(self, commands: list[list[str]]) -> list[Run]:
+        """Run independent commands side by side (each process mostly waits on imports)."""
+        procs = [self.start(*args) for args in commands]
+        runs = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            runs.append(Run(proc.returncode, out, err))
+        return runs
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "bingo.db"
+
+
+@pytest.fixture
+def cli(tmp_path: Path, db_path: Path) -> Cli:
+    return Cli(tmp_path, f"sqlite:///{db_path}")
+
+
+def table(db_path: Path) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(db_path)
+    try:
+        return list(conn.execute("SELECT id, name, type, spec, payload, status FROM sys_crontab"))
+    finally:
+        conn.close()
+
+
+def assert_one_line_error(run: Run, code: int, *needles: str) -> None:
+    assert run.code == code, run
+    lines = run.err.strip().splitlines()
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("error: ")
+    for needle in needles:
+        assert needle in lines[0]
+    assert "Traceback" not in run.err
+
+
+def test_db_init_creates_the_table_once(cli: Cli, db_path: Path) -> None:
+    first = cli("db", "init")
+    assert first.code == 0, first
+    assert "created table sys_crontab" in first.out
+    assert table(db_path) == []
+    again = cli("db", "init", "--json")
+    assert again.code == 0, again
+    assert again.json() == {
+        "table": "sys_crontab",
+        "created": False,
+        "database": f"sqlite:///{db_path}",
+    }
+
+
+@pytest.fixture
+def ready(cli: Cli, db_path: Path) -> Cli:
+    """The CLI with the table in place (created here, in-process: ``db init`` has its test)."""
+    with Store(f"sqlite:///{db_path}") as store:
+        store.init_schema()
+    return cli
+
+
+def test_add_enable_disable_delete(ready: Cli, db_path: Path) -> None:
+    cli = ready
+    added = cli(
+        "cron", "add", "Daily Statistics", "task:daily-stats", "0 1 * * *",
+        "--payload", '{"date":"today"}', "--json",
+    )  # fmt: skip
+    assert added.code == 0, added
+    row = added.json()
+    assert (row["name"], row["type"], row["spec"], row["payload"], row["status"]) == (
+        "Daily Statistics",
+        "task:daily-stats",
+        "0 1 * * *",
+        '{"date":"today"}',
+        1,
+    )
+    assert row["created_at"] is not None
+    first = row["id"]
+
+    plain = cli("cron", "add", "nightly", "task:daily-stats", "@every 1h30m", "--disabled")
+    assert plain.code == 0, plain
+    assert "added sys_crontab row" in plain.out and "(disabled)" in plain.out
+    second = first + 1
+    assert table(db_path) == [
+        (first, "Daily Statistics", "task:daily-stats", "0 1 * * *", '{"date":"today"}', 1),
+        (second, "nightly", "task:daily-stats", "@every 1h30m", None, 0),
+    ]
+
+    enabled = cli("cron", "enable", str(second), "--json")
+    assert enabled.code == 0, enabled
+    assert enabled.json()["status"] == 1
+    disabled = cli("cron", "disable", str(first))
+    assert disabled.code == 0, disabled
+    assert f"disabled sys_crontab row {first} 'Daily Statistics'" in disabled.out
+    assert [r[5] for r in table(db_path)] == [0, 1]
+
+    deleted = cli("cron", "delete", str(first), "--json")
+    assert deleted.code == 0, deleted
+    assert deleted.json()["deleted"] is True and deleted.json()["id"] == first
+    assert [r[0] for r in table(db_path)] == [second]
+
+    for action in ("delete", "enable"):
+        assert_one_line_error(cli("cron", action, str(first)), 2, f"sys_crontab row {first}")
+    assert [r[0] for r in table(db_path)] == [second]
+
+
+BAD_ROWS = {
+    "spec": (["bad spec", "task:daily-stats", "61 * * * *"], "61"),
+    "type": (["unknown", "task:nope", "@daily"], "task:nope"),
+    "json": (["not json", "task:daily-stats", "@daily", "--payload", "{date: x}"], "JSON"),
+    "not-object": (["a list", "task:daily-stats", "@daily", "--payload", "[1]"], "object"),
+    "model": (["bad field", "task:daily-stats", "@daily", "--payload", '{"limit": "x"}'], "limit"),
+    "name-too-long": (["x" * 101, "task:daily-stats", "@daily"], "at most 100"),
+}
+
+
+def test_bad_rows_exit_2_and_write_nothing(ready: Cli, db_path: Path) -> None:
+    runs = ready.many([["cron", "add", *args, "--disabled"] for args, _ in BAD_ROWS.values()])
+    for (label, (_, needle)), run in zip(BAD_ROWS.items(), runs, strict=True):
+        assert run.out == "", label
+        assert_one_line_error(run, 2, needle)
+    assert "schedule 'bad spec' (sys_crontab): " in runs[0].err
+    assert table(db_path) == []
+
+
+def test_missing_table_and_database_down_exit_1(cli: Cli, tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    down = Cli(tmp_path / "down", f"mysql+pymysql://root:s3cret@127.0.0.1:{port}/bingo")
+    waiting = [
+        down.start("db", "init"),
+        down.start("cron", "add", "a", "task:daily-stats", "@daily"),
+    ]
+    missing = cli("cron", "disable", "1")
+    assert_one_line_error(missing, 1, "database at sqlite:///", "bingo-scheduler db init")
+    for proc in waiting:
+        out, err = proc.communicate(timeout=60)
+        run = Run(proc.returncode, out, err)
+        assert_one_line_error(run, 1, f"127.0.0.1:{port}", "not reachable")
+        assert "s3cret" not in run.err
+
+
+@pytest.fixture
+def mariadb_cli(mariadb_url: str, tmp_path: Path) -> Iterator[Cli]:
+    parsed = urlsplit(mariadb_url)
+    conn = pymysql.connect(
+        host=parsed.hostname,
+        port=parsed.port or 3306,
+        user=parsed.username,
+        password=parsed.password or "",
+        database=parsed.path.lstrip("/"),
+    )
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE IF EXISTS sys_crontab")
+    conn.close()
+    yield Cli(tmp_path, mariadb_url)
+
+
+def test_mariadb_round_trip(mariadb_cli: Cli) -> None:
+    cli = mariadb_cli
+    assert cli("db", "init").code == 0
+    added = cli("cron", "add", "stats", "task:daily-stats", "0 1 * * *", "--json")
+    assert added.code == 0, added
+    row_id = added.json()["id"]
+    assert cli("cron", "delete", str(row_id)).code == 0
+    assert_one_line_error(cli("cron", "delete", str(row_id)), 2, f"row {row_id}")
