@@ -511,7 +511,7 @@ def _build(spec: str, default_tz: str | tzinfo | None) -> CronSchedule:
         seconds = parse_duration(rest)
         if not math.isfinite(seconds) or seconds < 1:
             raise ValueError(f"the @every interval must be at least 1s, got {rest!r}")
-        return CronSchedule(text, None, f"@every {rest}", interval=seconds)
+        return CronSchedule(spec.strip(), None, f"@every {rest}", interval=seconds)
     if lowered.startswith("@"):
         descriptor = DESCRIPTORS.get(lowered)
         if descriptor is None:
@@ -530,7 +530,7 @@ def _build(spec: str, default_tz: str | tzinfo | None) -> CronSchedule:
     expression = lowered if lowered.startswith("@") else " ".join(f.text for f in fields)
     if first:
         fields.insert(0, _field(0, "0"))
-    return CronSchedule(text, zone, expression, fields=fields)
+    return CronSchedule(spec.strip(), zone, expression, fields=fields)
 
 
 def parse_spec(spec: str, default_tz: str | tzinfo | None = "UTC") -> CronSchedule:
