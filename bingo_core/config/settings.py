@@ -243,11 +243,12 @@ class DatabaseSettings(Section):
 class LogSettings(Section):
     """``log``: level, console output, format, and the rotated log file."""
 
+    # dpanic/panic/fatal are Go zap levels, accepted so the original files load (CRITICAL).
     level: Literal["debug", "info", "warn", "warning", "error", "dpanic", "panic", "fatal"] = "info"
-    days: Whole = Field(default=7, ge=0)
+    days: Whole = Field(default=7, ge=0)  # rotated files older than this are deleted; 0 keeps all
     format: Literal["console", "json"] = "console"
     console: bool = True
-    max_size: float = Field(default=100.0, gt=0)
+    max_size: float = Field(default=100.0, gt=0)  # MB; fractions allowed
     compress: bool = False
     path: str = ""
 
