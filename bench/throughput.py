@@ -130,7 +130,7 @@ def print_tables(
         cells = ""
         for _, get, _, _ in METRICS:
             mine, theirs = median_of(results["bingo"], get), median_of(results[peer], get)
-            cells += f"{(mine / theirs if theirs else float('nan')):>11.2f}x"
+            cells += f"{(mine / theirs if theirs else float('nan')):>11.3g}x"
         print(f"{peer:<{width}}{cells}")
 
 
@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{'Redis on CPU 0, Python on CPU 1' if pin else 'no CPU pinning'}"
     )
     print("versions: " + ", ".join(f"{s} {version(s)}" for s in systems))
+    print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     results: dict[str, list[Result]] = {s: [] for s in systems}
     failures: dict[str, list[str]] = {s: [] for s in systems}
     try:
@@ -184,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
                 )
     finally:
         server.stop()
+    print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print()
     print_tables(systems, results, failures, args.runs)
     if args.keep_logs:
