@@ -46,13 +46,15 @@ class EntryTarget(Protocol):
 
 
 def parse_payload(text: str | None) -> dict[str, Any]:
-    """The payload column as a dict: NULL or blank is ``{}``, else a JSON object."""
+    """The payload column as a dict: NULL, blank or JSON ``null`` is ``{}``, else an object."""
     if text is None or not text.strip():
         return {}
     try:
         data = json.loads(text)
     except ValueError as exc:
         raise PayloadError(f"payload is not valid JSON: {exc}") from None
+    if data is None:
+        return {}
     if not isinstance(data, dict):
         raise PayloadError(f"payload must be a JSON object, got {type(data).__name__}")
     return data

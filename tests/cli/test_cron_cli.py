@@ -183,22 +183,39 @@ def test_add_enable_disable_delete(ready: Cli, db_path: Path) -> None:
         (second, "nightly", "task:daily-stats", "@every 1h30m", None, 0),
     ]
 
-    enabled = cli("cron", "enable", str(second), "--json")
+    conn = sqlite3.connect(db_path)
+    with conn:
+        third = conn.execute(
+            "INSERT INTO sys_crontab (name, type, spec, status) "
+            "VALUES ('gone', 'task:gone', '@daily', 0)"
+        ).lastrowid
+    conn.close()
+    # Three processes write the same SQLite file at once; each waits for the others' locks.
+    enabled, disabled, warned = cli.many(
+        [
+            ["cron", "enable", str(second), "--json"],
+            ["cron", "disable", str(first)],
+            ["cron", "enable", str(third)],
+        ]
+    )
     assert enabled.code == 0, enabled
-    assert enabled.json()["status"] == 1
-    disabled = cli("cron", "disable", str(first))
+    assert enabled.json()["status"] == 1 and enabled.err == ""
     assert disabled.code == 0, disabled
     assert f"disabled sys_crontab row {first} 'Daily Statistics'" in disabled.out
-    assert [r[5] for r in table(db_path)] == [0, 1]
+    assert warned.code == 0, warned
+    assert f"enabled sys_crontab row {third} 'gone'" in warned.out
+    assert f"warning: sys_crontab row {third} will be skipped by the sync" in warned.err
+    assert "task:gone" in warned.err
+    assert [r[5] for r in table(db_path)] == [0, 1, 1]
 
     deleted = cli("cron", "delete", str(first), "--json")
     assert deleted.code == 0, deleted
     assert deleted.json()["deleted"] is True and deleted.json()["id"] == first
-    assert [r[0] for r in table(db_path)] == [second]
+    assert [r[0] for r in table(db_path)] == [second, third]
 
-    for action in ("delete", "enable"):
-        assert_one_line_error(cli("cron", action, str(first)), 2, f"sys_crontab row {first}")
-    assert [r[0] for r in table(db_path)] == [second]
+    for run in cli.many([["cron", "delete", str(first)], ["cron", "enable", str(first)]]):
+        assert_one_line_error(run, 2, f"sys_crontab row {first} does not exist")
+    assert [r[0] for r in table(db_path)] == [second, third]
 
 
 BAD_ROWS = {

@@ -249,7 +249,7 @@ def test_seed_insert_is_picked_up(store: Store, raw: RawDB, target: RecordingTar
 
 def test_edit_disable_enable_delete(store: Store, raw: RawDB, target: RecordingTarget) -> None:
     sync = make_sync(store, target)
-    keep = raw.insert("keep", "task:ping", "@every 1h", None)
+    keep = raw.insert("keep", "task:ping", "@every 1h", "null")  # JSON null: no payload
     row = raw.insert("daily", "task:daily-stats", "0 1 * * *", '{"date": "today"}')
     sync.sync_once()
     assert set(target.by_source()) == {f"db:{keep}", f"db:{row}"}
