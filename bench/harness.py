@@ -197,8 +197,8 @@ class Run:
             raise Failed(f"{type(exc).__name__}: {exc}"[:300]) from None
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            self._cleanup()  # under its own alarm, so before the old handler is back
             signal.signal(signal.SIGALRM, old)
-            self._cleanup()
 
     def _measure(self) -> Result:
         cfg, res = self.cfg, Result()
@@ -284,10 +284,10 @@ class Run:
                     )
 
     def _cleanup(self) -> None:
+        if self.proc is not None:
+            self._stop_worker(self.proc)  # bounded by its own waits, never interrupted
         signal.setitimer(signal.ITIMER_REAL, 15)
         try:
-            if self.proc is not None:
-                self._stop_worker(self.proc)
             if self.adapter is not None:
                 self.adapter.close()
         except Exception as exc:
