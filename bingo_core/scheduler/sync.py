@@ -16,7 +16,6 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
@@ -117,7 +116,7 @@ class _Plan:
     added: list[CompiledEntry]
     changed: list[CompiledEntry]
     removed: list[str]
-    row_count: int
+    rows: list[RowTuple]
 
 
 class CrontabSync:
@@ -145,6 +144,7 @@ class CrontabSync:
         #: Current validation error of each bad row, by row id.
         self.row_errors: dict[int, str] = {}
         self._state: dict[int, _RowState] = {}
+        self._last_rows: list[RowTuple] = []  # the table as last applied
         self._db_ok = True
         self._db_error: str | None = None
         self._last_sync: float | None = None
@@ -191,9 +191,11 @@ class CrontabSync:
         self._db_error = None
         return rows
 
-    def _plan(self, rows: Iterable[RowTuple]) -> _Plan:
+    def _plan(self, rows: list[RowTuple]) -> _Plan:
+        plan = _Plan(states={}, gone=[], added=[], changed=[], removed=[], rows=rows)
+        if rows == self._last_rows:  # nothing changed: one comparison in C
+            return plan
         state = self._state
-        plan = _Plan(states={}, gone=[], added=[], changed=[], removed=[], row_count=0)
         seen: set[int] = set()
         for row in rows:
             row_id = row[0]
@@ -215,7 +217,6 @@ class CrontabSync:
                 plan.added.append(compiled)
             else:
                 plan.changed.append(compiled)
-        plan.row_count = len(seen)
         for row_id, previous in state.items():
             if row_id not in seen:
                 plan.gone.append(row_id)
@@ -244,6 +245,7 @@ class CrontabSync:
         if plan.added or plan.changed or plan.removed:
             # Applied first: if the target refuses, the same differences are retried next round.
             self.target.apply(plan.added, plan.changed, plan.removed)
+        self._last_rows = plan.rows
         for row_id in plan.gone:
             del self._state[row_id]
             if self.row_errors.pop(row_id, None) is not None:
