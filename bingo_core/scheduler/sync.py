@@ -158,7 +158,7 @@ class CrontabSync:
     # -- one round -----------------------------------------------------------------------
 
     def sync_once(self) -> SyncResult:
-        """Read the table and apply the differences; blocking."""
+        """Read the table and apply the differences; blocking (not while :meth:`run` runs)."""
         started = time.perf_counter()
         rows = self._fetch()
         if rows is None:
