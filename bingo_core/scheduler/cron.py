@@ -16,7 +16,9 @@ matches either of them; a day field counts as unrestricted when it is ``*`` or `
 Daylight-saving policy (classic cron):
 
 - a wall-clock time that does not exist (spring forward) fires once, at the first instant
-  after the gap (America/New_York 02:30 on the spring-forward day fires at 03:00 EDT);
+  after the gap (America/New_York 02:30 on the spring-forward day fires at 03:00 EDT), for
+  entries with a fixed hour; an entry whose hour field is ``*`` or a step fires at its
+  next real hour instead (``30 * * * *`` fires 01:30 EST, then 03:30 EDT: one real hour);
 - a wall-clock time that occurs twice (fall back) fires once, on its first occurrence, when
   the hour field is fixed (``30 1 * * *``); when the hour field is ``*``, holds a step
   (``*/2``, ``1-23/2``) or covers every hour, both occurrences fire, so the entry keeps
@@ -435,8 +437,16 @@ class CronSchedule:
         end_ts = _year_start(_LAST_YEAR)
         while ts < end_ts:
             start, end, off, prev = timeline.segment(ts)
-            if start == ts and prev < off and self._next_wall(ts + prev, ts + off) is not None:
-                return ts  # a matching wall time in the gap fires when the gap ends
+            if (
+                start == ts
+                and prev < off
+                and not self.every_hour
+                and self._next_wall(ts + prev, ts + off) is not None
+            ):
+                # A fixed-hour time in the gap fires when the gap ends; an every-hour entry
+                # just goes on with its next real hour (classic cron), so it never fires twice
+                # within one real hour.
+                return ts
             lo = ts + off
             if start is not None and prev > off and not self.every_hour:
                 lo = max(lo, start + prev)  # a fixed hour fires on the first occurrence only
