@@ -53,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--gap-ms",
         type=float,
         nargs=2,
-        default=(5.0, 50.0),
+        default=(50.0, 150.0),
         metavar=("MIN", "MAX"),
         help="random gap between probes (ms)",
     )
