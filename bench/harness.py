@@ -150,7 +150,7 @@ def load_adapter(name: str) -> Any:
 
 
 def _alarm(signum: int, frame: FrameType | None) -> None:
-    raise Failed("timed out")
+    raise Failed("timed out (--timeout)")
 
 
 def last_line(path: Path) -> str:
