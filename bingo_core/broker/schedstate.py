@@ -30,6 +30,8 @@ from typing import Any
 from . import connection
 from .broker import CONNECTION_ERRORS, AsyncBroker, Broker
 
+#: Most entries one publish or record script call carries.
+CHUNK = 500
 SCRIPTS = ("sched_acquire", "sched_renew", "sched_release", "sched_publish", "sched_record")
 
 
@@ -149,18 +151,25 @@ class SchedState:
 
     # -- entries --------------------------------------------------------------------------
     async def publish(
-        self, token: int, entries: Sequence[Published], removed: Sequence[str], now: float
+        self, token: int, entries: Sequence[Published], removed: Sequence[str]
     ) -> bool:
-        """Publish ``entries`` and drop every state of ``removed`` (fenced)."""
-        keys = [self.keys.leader, self.keys.epoch, self.keys.entries]
-        args: list[Any] = [self.daemon_id, token, len(entries), repr(now)]
-        for p in entries:
-            keys.append(self.keys.entry(p.key))
-            args += (p.key, json.dumps(p.info, separators=(",", ":")), p.fingerprint)
-        for key in removed:
-            keys += (self.keys.entry(key), self.keys.history(key))
-            args.append(key)
-        return bool(await self._scripts["sched_publish"](keys=keys, args=args))
+        """Publish ``entries`` and drop every state of ``removed`` (fenced); False when
+        the lease is no longer this daemon's. Large sets go in chunks of :data:`CHUNK`
+        entries, one script call each, so Redis never blocks long."""
+        for start in range(0, max(len(entries), 1), CHUNK):
+            part = entries[start : start + CHUNK]
+            gone = removed if start == 0 else ()
+            keys = [self.keys.leader, self.keys.epoch, self.keys.entries]
+            args: list[Any] = [self.daemon_id, token, len(part)]
+            for p in part:
+                keys.append(self.keys.entry(p.key))
+                args += (p.key, json.dumps(p.info, separators=(",", ":")), p.fingerprint)
+            for key in gone:
+                keys += (self.keys.entry(key), self.keys.history(key))
+                args.append(key)
+            if not await self._scripts["sched_publish"](keys=keys, args=args):
+                return False
+        return True
 
     async def published_keys(self) -> set[str]:
         """Every entry key currently published."""
@@ -176,23 +185,25 @@ class SchedState:
         return [_num(v) for v in await pipe.execute()]
 
     async def record(self, token: int, records: Sequence[Record], history_size: int) -> bool:
-        """Write what the leader did with due ticks (fenced); False when it lost the lease."""
-        if not records:
-            return True
-        keys = [self.keys.leader, self.keys.epoch]
-        args: list[Any] = [self.daemon_id, token, max(1, history_size)]
-        for r in records:
-            keys += (self.keys.entry(r.key), self.keys.history(r.key))
-            args += (
-                _opt(r.cursor),
-                _opt(r.next),
-                str(r.missed) if r.missed else "",
-                _opt(r.last_tick),
-                r.last_task,
-                _opt(r.last_at),
-                json.dumps(r.history, separators=(",", ":")) if r.history else "",
-            )
-        return bool(await self._scripts["sched_record"](keys=keys, args=args))
+        """Write what the leader did with due ticks (fenced, in chunks of :data:`CHUNK`);
+        False when the lease is no longer this daemon's."""
+        for start in range(0, len(records), CHUNK):
+            keys = [self.keys.leader, self.keys.epoch]
+            args: list[Any] = [self.daemon_id, token, max(1, history_size)]
+            for r in records[start : start + CHUNK]:
+                keys += (self.keys.entry(r.key), self.keys.history(r.key))
+                args += (
+                    _opt(r.cursor),
+                    _opt(r.next),
+                    str(r.missed) if r.missed else "",
+                    _opt(r.last_tick),
+                    r.last_task,
+                    _opt(r.last_at),
+                    json.dumps(r.history, separators=(",", ":")) if r.history else "",
+                )
+            if not await self._scripts["sched_record"](keys=keys, args=args):
+                return False
+        return True
 
     async def dedupe_owners(self, dedupe_keys: Sequence[str]) -> list[str | None]:
         """The task id each tick dedupe key holds (the task that daemon enqueued)."""
@@ -225,7 +236,6 @@ def _decode_entry(key: str, raw: dict[Any, Any]) -> dict[str, Any]:
         "last_task_id": data.get("last_task") or None,
         "last_enqueued_at": _num(data.get("last_at")),
         "missed": int(missed) if missed else 0,
-        "published_at": _num(data.get("published")),
     }
 
 

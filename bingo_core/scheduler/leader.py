@@ -119,7 +119,7 @@ class LeaderLease:
                     failing = False
             except asyncio.CancelledError:
                 raise
-            except (*CONNECTION_ERRORS, Exception) as exc:
+            except Exception as exc:  # Redis down, or an answer we did not expect
                 if not failing:
                     log.warning("scheduler lease: %s; retrying", exc)
                     failing = True

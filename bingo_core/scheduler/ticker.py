@@ -287,7 +287,7 @@ class Ticker:
         self._removed.clear()
         pruned_db = self.db_ready()
         stale = [k for k in await self.state.published_keys() - set(keys) if self._prunable(k)]
-        if not await self.state.publish(token, entries, stale, time.time()):
+        if not await self.state.publish(token, entries, stale):
             self.lease.lost()
             return
         self._db_pruned = pruned_db
@@ -310,7 +310,7 @@ class Ticker:
                 if k.startswith("db:") and k not in known and k not in removed
             ]
         entries = [self._published(self._slots[k]) for k in dirty]
-        if not await self.state.publish(token, entries, removed, time.time()):
+        if not await self.state.publish(token, entries, removed):
             self.lease.lost()
             self._disarm()
             return

@@ -168,9 +168,10 @@ async def test_one_leader_and_takeover_on_stop(
         assert len(leaders(a, b)) == 1  # still exactly one, renewals keep it
         leader, follower = (a, b) if a.is_leader else (b, a)
         assert redis_client.get(KEYS.scheduler_prefix + ":leader") == leader.daemon_id
-        await stop(leader)  # releases the lease: the follower takes over at its next try
-        took = await wait_until(lambda: follower.is_leader, 1, "takeover after stop")
-        assert took <= settings.scheduler.leader_lease / 3 + 0.1
+        await stop(leader)
+        # The lease was released, not left to expire: the follower takes it at its next try.
+        assert redis_client.get(KEYS.scheduler_prefix + ":leader") in (None, follower.daemon_id)
+        await wait_until(lambda: follower.is_leader, 3, "takeover after stop")
         await asyncio.sleep(1.1)
     finally:
         await stop(a, b)
@@ -198,7 +199,7 @@ async def test_takeover_after_crash_within_ttl_each_tick_once(
     rest = [s for s in services if s is not old]
     await wait_until(lambda: len(leaders(*rest)) == 1, 3, "takeover after crash")
     took = time.monotonic() - crashed_at
-    assert took <= settings.scheduler.leader_lease + 0.1
+    assert took <= settings.scheduler.leader_lease + 0.5  # the TTL, plus slack for a busy CI
     await asyncio.sleep(2.5)
     await stop(*rest)
     seconds = assert_each_tick_once(redis_client)
@@ -228,7 +229,7 @@ async def test_fencing_refuses_a_superseded_leader(
         # The old leader, still believing it leads, can no longer write anything.
         assert not await a.renew(token_a, 5)
         assert not await a.record(token_a, [Record("config|x", next=2.0, missed=3)], 10)
-        assert not await a.publish(token_a, [], ["config|x"], time.time())
+        assert not await a.publish(token_a, [], ["config|x"])
         assert not await a.release(token_a)
         entry = redis_client.hgetall(KEYS.scheduler_prefix + ":entry:config|x")
         assert entry == {"next": "1.0"}

@@ -9,7 +9,6 @@
 -- ARGV[1] -> daemon id
 -- ARGV[2] -> fencing token
 -- ARGV[3] -> number of published entries N
--- ARGV[4] -> now (epoch seconds)
 -- then 3 values per published entry: entry key, info (JSON), fingerprint
 -- then 1 value per removed entry: entry key
 -- An entry whose fingerprint changed loses its cursor (no catch-up across an edit).
@@ -18,17 +17,27 @@ if redis.call("GET", KEYS[1]) ~= ARGV[1] or redis.call("GET", KEYS[2]) ~= ARGV[2
   return 0
 end
 local n = tonumber(ARGV[3])
+local names = {}
 for i = 1, n do
   local ekey = KEYS[3 + i]
-  local b = 5 + (i - 1) * 3
-  if redis.call("HGET", ekey, "fp") ~= ARGV[b + 2] then
+  local b = 4 + (i - 1) * 3
+  local fp = ARGV[b + 2]
+  local old = redis.call("HGET", ekey, "fp")
+  if old and old ~= fp then
     redis.call("HDEL", ekey, "cursor")
   end
-  redis.call("HSET", ekey, "info", ARGV[b + 1], "fp", ARGV[b + 2], "published", ARGV[4])
-  redis.call("SADD", KEYS[3], ARGV[b])
+  redis.call("HSET", ekey, "info", ARGV[b + 1], "fp", fp)
+  names[#names + 1] = ARGV[b]
+  if #names == 500 then
+    redis.call("SADD", KEYS[3], unpack(names))
+    names = {}
+  end
+end
+if #names > 0 then
+  redis.call("SADD", KEYS[3], unpack(names))
 end
 local k = 4 + n
-for r = 5 + n * 3, #ARGV do
+for r = 4 + n * 3, #ARGV do
   redis.call("SREM", KEYS[3], ARGV[r])
   redis.call("DEL", KEYS[k], KEYS[k + 1])
   k = k + 2

@@ -6,7 +6,7 @@
 -- then 2 keys per record: P:scheduler:entry:<key> (hash), P:scheduler:history:<key> (list)
 -- ARGV[1] -> daemon id
 -- ARGV[2] -> fencing token
--- ARGV[3] -> history size (entries kept per list)
+-- ARGV[3] -> history size (items kept per list)
 -- then 7 values per record ("" = leave as is):
 --   cursor (epoch s), next fire (epoch s), missed ticks to add, last fired tick,
 --   last task id, last enqueued at (epoch s), history item (JSON)
@@ -17,22 +17,30 @@ end
 local size = tonumber(ARGV[3])
 local k = 3
 for b = 4, #ARGV, 7 do
-  local ekey = KEYS[k]
+  local fields = {}
   if ARGV[b] ~= "" then
-    redis.call("HSET", ekey, "cursor", ARGV[b])
+    fields[#fields + 1] = "cursor"
+    fields[#fields + 1] = ARGV[b]
   end
   if ARGV[b + 1] ~= "" then
-    redis.call("HSET", ekey, "next", ARGV[b + 1])
-  end
-  if ARGV[b + 2] ~= "" then
-    redis.call("HINCRBY", ekey, "missed", ARGV[b + 2])
+    fields[#fields + 1] = "next"
+    fields[#fields + 1] = ARGV[b + 1]
   end
   if ARGV[b + 3] ~= "" then
-    redis.call("HSET", ekey, "last_tick", ARGV[b + 3], "last_task", ARGV[b + 4],
-      "last_at", ARGV[b + 5])
+    fields[#fields + 1] = "last_tick"
+    fields[#fields + 1] = ARGV[b + 3]
+    fields[#fields + 1] = "last_task"
+    fields[#fields + 1] = ARGV[b + 4]
+    fields[#fields + 1] = "last_at"
+    fields[#fields + 1] = ARGV[b + 5]
   end
-  if ARGV[b + 6] ~= "" then
-    redis.call("LPUSH", KEYS[k + 1], ARGV[b + 6])
+  if #fields > 0 then
+    redis.call("HSET", KEYS[k], unpack(fields))
+  end
+  if ARGV[b + 2] ~= "" then
+    redis.call("HINCRBY", KEYS[k], "missed", ARGV[b + 2])
+  end
+  if ARGV[b + 6] ~= "" and redis.call("LPUSH", KEYS[k + 1], ARGV[b + 6]) > size then
     redis.call("LTRIM", KEYS[k + 1], 0, size - 1)
   end
   k = k + 2
