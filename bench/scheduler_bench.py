@@ -129,13 +129,14 @@ async def one_run(
         ]
     finally:
         sync_broker.close()
+    nan = float("nan")
     return {
         "arm": arm,
         "cpu": 100 * cpu / wall,
         "rate": fired / wall,
-        "p50": 1000 * percentile(late, 0.50),
-        "p99": 1000 * percentile(late, 0.99),
-        "max": 1000 * max(late),
+        "p50": 1000 * percentile(late, 0.50) if late else nan,
+        "p99": 1000 * percentile(late, 0.99) if late else nan,
+        "max": 1000 * max(late) if late else nan,
     }
 
 

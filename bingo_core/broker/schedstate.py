@@ -7,8 +7,10 @@ Keys (``S`` is ``Keys.scheduler_prefix``, ``P:scheduler``):
 ``S:leader``               string  the leader's daemon id, with the lease TTL
 ``S:epoch``                string  fencing token, INCR at each acquisition of the lease
 ``S:entries``              set     entry keys published by the leader
-``S:entry:<entry key>``    hash    ``info`` (JSON), ``fp``, ``cursor``, ``next``,
-                                   ``missed``, ``last_tick``, ``last_task``, ``last_at``
+``S:entry:<entry key>``    hash    ``info`` (JSON), ``fp``, ``next``, ``missed``,
+                                   ``last_tick``, ``last_task``, ``last_at``
+``S:cursors``              hash    entry key -> the last tick a leader handled (fired
+                                   or skipped): where the next leader resumes
 ``S:history:<entry key>``  list    newest first, capped: one JSON item per tick handled
 ``S:sync``                 string  JSON: the last sync status (row errors) and who wrote it
 =========================  ======  =====================================================
@@ -73,6 +75,10 @@ class SchedKeys:
     @cached_property
     def entries(self) -> str:
         return f"{self.prefix}:entries"
+
+    @cached_property
+    def cursors(self) -> str:
+        return f"{self.prefix}:cursors"
 
     @cached_property
     def sync(self) -> str:
@@ -159,7 +165,7 @@ class SchedState:
         for start in range(0, max(len(entries), 1), CHUNK):
             part = entries[start : start + CHUNK]
             gone = removed if start == 0 else ()
-            keys = [self.keys.leader, self.keys.epoch, self.keys.entries]
+            keys = [self.keys.leader, self.keys.epoch, self.keys.entries, self.keys.cursors]
             args: list[Any] = [self.daemon_id, token, len(part)]
             for p in part:
                 keys.append(self.keys.entry(p.key))
@@ -177,22 +183,24 @@ class SchedState:
 
     async def cursors(self, keys: Sequence[str]) -> list[float | None]:
         """The last tick handled of each entry (None when it has none)."""
-        if not keys:
-            return []
-        pipe = self.redis.pipeline(transaction=False)
-        for key in keys:
-            pipe.hget(self.keys.entry(key), "cursor")
-        return [_num(v) for v in await pipe.execute()]
+        out: list[float | None] = []
+        for start in range(0, len(keys), 10 * CHUNK):
+            values = await self.redis.hmget(
+                self.keys.cursors, list(keys[start : start + 10 * CHUNK])
+            )
+            out += (_num(v) for v in values)
+        return out
 
     async def record(self, token: int, records: Sequence[Record], history_size: int) -> bool:
         """Write what the leader did with due ticks (fenced, in chunks of :data:`CHUNK`);
         False when the lease is no longer this daemon's."""
         for start in range(0, len(records), CHUNK):
-            keys = [self.keys.leader, self.keys.epoch]
+            keys = [self.keys.leader, self.keys.epoch, self.keys.cursors]
             args: list[Any] = [self.daemon_id, token, max(1, history_size)]
             for r in records[start : start + CHUNK]:
                 keys += (self.keys.entry(r.key), self.keys.history(r.key))
                 args += (
+                    r.key,
                     _opt(r.cursor),
                     _opt(r.next),
                     str(r.missed) if r.missed else "",

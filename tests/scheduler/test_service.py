@@ -288,7 +288,7 @@ async def test_misfire_fires_late_within_grace_and_counts_older_as_missed(
         redis_client.delete(key)
     # The last leader handled a tick `behind` seconds ago, then every daemon was down.
     cursor = float(int(time.time()) - behind)
-    redis_client.hset(KEYS.scheduler_prefix + ":entry:" + TICK, "cursor", repr(cursor))
+    redis_client.hset(KEYS.scheduler_prefix + ":cursors", TICK, repr(cursor))
     redis_client.delete(KEYS.scheduler_prefix + ":history:" + TICK)
     caplog.set_level(logging.INFO, logger="bingo.scheduler")
     service = await start(settings, registry)

@@ -4,6 +4,7 @@
 -- KEYS[1] -> P:scheduler:leader   (string: the leader's daemon id)
 -- KEYS[2] -> P:scheduler:epoch    (string: the current fencing token)
 -- KEYS[3] -> P:scheduler:entries  (set of entry keys)
+-- KEYS[4] -> P:scheduler:cursors  (hash: entry key -> last tick handled)
 -- then, for each published entry: P:scheduler:entry:<key> (hash)
 -- then, for each removed entry: P:scheduler:entry:<key>, P:scheduler:history:<key>
 -- ARGV[1] -> daemon id
@@ -19,12 +20,12 @@ end
 local n = tonumber(ARGV[3])
 local names = {}
 for i = 1, n do
-  local ekey = KEYS[3 + i]
+  local ekey = KEYS[4 + i]
   local b = 4 + (i - 1) * 3
   local fp = ARGV[b + 2]
   local old = redis.call("HGET", ekey, "fp")
   if old and old ~= fp then
-    redis.call("HDEL", ekey, "cursor")
+    redis.call("HDEL", KEYS[4], ARGV[b])
   end
   redis.call("HSET", ekey, "info", ARGV[b + 1], "fp", fp)
   names[#names + 1] = ARGV[b]
@@ -36,9 +37,10 @@ end
 if #names > 0 then
   redis.call("SADD", KEYS[3], unpack(names))
 end
-local k = 4 + n
+local k = 5 + n
 for r = 4 + n * 3, #ARGV do
   redis.call("SREM", KEYS[3], ARGV[r])
+  redis.call("HDEL", KEYS[4], ARGV[r])
   redis.call("DEL", KEYS[k], KEYS[k + 1])
   k = k + 2
 end
