@@ -264,7 +264,7 @@ class Ticker:
 
     def _disarm(self) -> None:
         if self._armed is not None:
-            log.info("scheduler: %s stops firing (not the leader)", self.state.daemon_id)
+            log.info("scheduler: %s stops firing", self.state.daemon_id)
         self._armed = None
         self._heap.clear()
         for slot in self._slots.values():
@@ -292,7 +292,7 @@ class Ticker:
             return
         self._db_pruned = pruned_db
         self._armed = token
-        log.info("scheduler: %s fires %d entries", self.state.daemon_id, len(keys))
+        log.info("scheduler: %s leads; firing %d entries", self.state.daemon_id, len(keys))
         await self._resume(token, keys)
 
     async def _refresh(self, token: int) -> None:
