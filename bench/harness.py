@@ -214,8 +214,8 @@ class Run:
         res.enqueue = single / (t1 - t0)
         res.bulk = (cfg.n - single) / (t2 - t1)
 
-        self._start_worker()
         spawned = time.time()
+        self._start_worker()
         done = self._wait_list(common.DONE, "draining the queue")
         first = float(self.redis.get(common.FIRST) or 0)
         count = int(self.redis.get(common.COUNT) or 0)
