@@ -313,7 +313,7 @@ class AsyncBroker(_Base):
         if new:
             pipe.sadd(self.keys.queues, *new)
         for _, (name, keys, args) in calls:
-            self._scripts[name](keys=keys, args=args, client=pipe)
+            await self._scripts[name](keys=keys, args=args, client=pipe)
         results = (await pipe.execute())[1 if new else 0 :]
         self._known_queues.update(new)
         return self._codes(len(tasks), calls, results)

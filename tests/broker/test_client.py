@@ -151,3 +151,27 @@ def test_redis_down_is_one_line(bingo_settings: Any) -> None:
     c = Client(settings, registry=registry)
     with pytest.raises(ServiceUnavailable, match=r"Redis at 127\.0\.0\.1:1 is not reachable"):
         c.enqueue("task:x", {})
+
+
+def test_async_client_enqueue(bingo_settings: Any, redis_client: Any) -> None:
+    import asyncio
+
+    from bingo_core import AsyncClient
+    from bingo_core.broker import AsyncBroker
+
+    registry = Registry()
+    TaskRegister(registry, "t")("task:x", handle)
+
+    async def main() -> list[int]:
+        broker = AsyncBroker(bingo_settings.redis)
+        client = AsyncClient(bingo_settings, registry, broker)
+        info = await client.enqueue("task:x", {"a": 1}, queue="q1")
+        prepared = [client.builder.build("task:x", {"b": i})[0] for i in range(3)]
+        codes = await client.enqueue_prepared(prepared)
+        await broker.close()
+        assert info.queue == "q1"
+        return codes
+
+    assert asyncio.run(main()) == [1, 1, 1]
+    assert redis_client.llen("bingo:{q1}:pending") == 1
+    assert redis_client.llen("bingo:{default}:pending") == 3
