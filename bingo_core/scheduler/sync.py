@@ -7,6 +7,13 @@ enabled rows are added, edited rows replaced, deleted or disabled rows removed. 
 again. A bad row is skipped with its error kept in :attr:`CrontabSync.row_errors` and
 logged once; it never stops the others. While the database is unreachable the last good
 set keeps running.
+
+A round first asks the store for the table's fingerprint (one aggregate query on MySQL,
+``PRAGMA data_version`` on SQLite; see :mod:`bingo_core.store.fingerprint`). When it
+equals the fingerprint taken before the last applied read, the round ends there: no row
+is read, nothing is compared. A fingerprint can in theory miss a change (hash
+collisions on MySQL; a replaced SQLite file), so every row is still read at least every
+``full_read_every`` seconds, whatever the fingerprint says.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from ..registry import Registry, ScheduleEntry
 from .entries import CompiledEntry, compile_entry
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is needed only once a sync runs
-    from ..store import RowTuple, Store
+    from ..store import Fingerprint, RowTuple, Store
 
 log = logging.getLogger("bingo.sync")
 
@@ -33,6 +40,9 @@ log = logging.getLogger("bingo.sync")
 ENABLED = 1
 #: What decides whether a row must be validated again.
 RowSignature = tuple[str, str, str, str | None, int]
+#: Default of ``full_read_every``: seconds after which a round reads every row even when
+#: the table's fingerprint did not change (the safety net against a fingerprint collision).
+FULL_READ_EVERY = 300.0
 
 
 class EntryTarget(Protocol):
@@ -95,6 +105,8 @@ class SyncResult:
     errors: dict[int, str] = field(default_factory=dict)
     duration: float = 0.0
     db_ok: bool = True
+    #: Whether every row was read; False when the table's fingerprint showed no change.
+    full_read: bool = False
 
     @property
     def changes(self) -> int:
@@ -109,6 +121,13 @@ class _RowState:
     error: str | None
 
 
+@dataclass(slots=True)
+class _Read:
+    fingerprint: Fingerprint | None  # taken before the rows
+    rows: list[RowTuple] | None  # None: the fingerprint equals the applied one
+    started: float  # time.monotonic() before the fingerprint
+
+
 @dataclass
 class _Plan:
     states: dict[int, _RowState]  # rows that are new or changed
@@ -116,6 +135,7 @@ class _Plan:
     added: list[CompiledEntry]
     changed: list[CompiledEntry]
     removed: list[str]
+    read: _Read
     rows: list[RowTuple]
 
 
@@ -125,6 +145,9 @@ class CrontabSync:
     Use :meth:`sync_once` from plain code, or :meth:`start` / :meth:`stop` on a running
     asyncio loop (the database is read in a worker thread; the target is applied on the
     loop). :meth:`trigger` runs a round at once and is safe from a signal handler.
+
+    ``full_read_every`` (seconds) bounds how long the table's fingerprint alone may decide
+    that nothing changed; 0 reads every row every round.
     """
 
     def __init__(
@@ -135,16 +158,22 @@ class CrontabSync:
         *,
         default_tz: str | tzinfo | None,
         interval: float = 10.0,
+        full_read_every: float = FULL_READ_EVERY,
     ) -> None:
         self.store = store
         self.registry = registry
         self.target = target
         self.default_tz = default_tz
         self.interval = interval
+        self.full_read_every = full_read_every
         #: Current validation error of each bad row, by row id.
         self.row_errors: dict[int, str] = {}
         self._state: dict[int, _RowState] = {}
         self._last_rows: list[RowTuple] = []  # the table as last applied
+        self._fingerprint: Fingerprint | None = None  # taken before the last applied read
+        self._last_full: float | None = None  # time.monotonic() of that read
+        self._full_reads = 0
+        self._last_full_read: float | None = None  # epoch seconds, for status()
         self._db_ok = True
         self._db_error: str | None = None
         self._last_sync: float | None = None
@@ -160,23 +189,31 @@ class CrontabSync:
     def sync_once(self) -> SyncResult:
         """Read the table and apply the differences; blocking (not while :meth:`run` runs)."""
         started = time.perf_counter()
-        rows = self._fetch()
-        if rows is None:
+        read = self._fetch()
+        if read is None:
             return self._finish(SyncResult(db_ok=False), started)
-        return self._finish(self._commit(self._plan(rows)), started)
+        if read.rows is None:
+            return self._finish(self._unchanged(), started)
+        return self._finish(self._commit(self._plan(read, read.rows)), started)
 
     async def sync_once_async(self) -> SyncResult:
         """:meth:`sync_once` for a running loop: read and validate in a thread, apply here."""
         started = time.perf_counter()
-        rows = await asyncio.to_thread(self._fetch)
-        if rows is None:
+        read = await asyncio.to_thread(self._fetch)
+        if read is None:
             return self._finish(SyncResult(db_ok=False), started)
-        plan = await asyncio.to_thread(self._plan, rows)
+        if read.rows is None:
+            return self._finish(self._unchanged(), started)
+        plan = await asyncio.to_thread(self._plan, read, read.rows)
         return self._finish(self._commit(plan), started)
 
-    def _fetch(self) -> list[RowTuple] | None:
+    def _fetch(self) -> _Read | None:
+        # The fingerprint is taken before the rows: a write between the two shows in the
+        # next round's fingerprint, so it costs a second full read but is never missed.
+        started = time.monotonic()
         try:
-            rows = self.store.scan()
+            fingerprint = self.store.fingerprint() if self.full_read_every > 0 else None
+            rows = None if self._is_unchanged(fingerprint, started) else self.store.scan()
         except ServiceUnavailable as exc:
             if self._db_ok:
                 log.warning(
@@ -189,10 +226,23 @@ class CrontabSync:
             log.info("database reachable again: %s", self.store.display_url)
         self._db_ok = True
         self._db_error = None
-        return rows
+        return _Read(fingerprint, rows, started)
 
-    def _plan(self, rows: list[RowTuple]) -> _Plan:
-        plan = _Plan(states={}, gone=[], added=[], changed=[], removed=[], rows=rows)
+    def _is_unchanged(self, fingerprint: Fingerprint | None, now: float) -> bool:
+        return (
+            fingerprint is not None
+            and fingerprint == self._fingerprint
+            and self._last_full is not None
+            and now - self._last_full < self.full_read_every
+        )
+
+    def _unchanged(self) -> SyncResult:
+        self._rounds += 1
+        self._last_ok = time.time()
+        return SyncResult(errors=dict(self.row_errors))
+
+    def _plan(self, read: _Read, rows: list[RowTuple]) -> _Plan:
+        plan = _Plan(states={}, gone=[], added=[], changed=[], removed=[], read=read, rows=rows)
         if rows == self._last_rows:  # nothing changed: one comparison in C
             return plan
         state = self._state
@@ -246,6 +296,10 @@ class CrontabSync:
             # Applied first: if the target refuses, the same differences are retried next round.
             self.target.apply(plan.added, plan.changed, plan.removed)
         self._last_rows = plan.rows
+        self._fingerprint = plan.read.fingerprint
+        self._last_full = plan.read.started
+        self._full_reads += 1
+        self._last_full_read = time.time()
         for row_id in plan.gone:
             del self._state[row_id]
             if self.row_errors.pop(row_id, None) is not None:
@@ -269,6 +323,7 @@ class CrontabSync:
             changed=[c.key for c in plan.changed],
             removed=list(plan.removed),
             errors=dict(self.row_errors),
+            full_read=True,
         )
 
     def _finish(self, result: SyncResult, started: float) -> SyncResult:
@@ -322,13 +377,20 @@ class CrontabSync:
         return out
 
     def status(self) -> dict[str, Any]:
-        """Last sync time (epoch s), its duration, row/active counts, errors and db health."""
+        """Last sync time (epoch s), its duration, row/active counts, errors and db health.
+
+        ``rounds`` counts the successful rounds, ``full_reads`` those that read every row
+        (the others found the table's fingerprint unchanged); ``last_full_read`` is the
+        epoch time of the last of those.
+        """
         return {
             "last_sync": self._last_sync,
             "last_success": self._last_ok,
             "duration": self._last_duration,
             "interval": self.interval,
             "rounds": self._rounds,
+            "full_reads": self._full_reads,
+            "last_full_read": self._last_full_read,
             "rows": len(self._state),
             "active": self.active_count,
             "errors": {str(k): v for k, v in sorted(self.row_errors.items())},

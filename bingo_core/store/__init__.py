@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from .fingerprint import Fingerprint
 from .models import DISABLED, ENABLED, TABLE, Base, SysCrontab
 from .store import KEEP, CrontabRow, RowTuple, Store, store_from_settings
 
@@ -16,6 +17,7 @@ __all__ = [
     "TABLE",
     "Base",
     "CrontabRow",
+    "Fingerprint",
     "RowTuple",
     "Store",
     "SysCrontab",

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, inspect, select, update
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Connection
 
 from .engine import build_engine, display_url, is_mysql, parse_url, translate_errors
+from .fingerprint import Fingerprint, SqliteDataVersion, mysql_fingerprint, sqlite_has_file
 from .models import ENABLED, TABLE, Base, SysCrontab
 
 _T = cast(Table, SysCrontab.__table__)
@@ -80,6 +81,10 @@ class Store:
         self.engine = build_engine(
             self.url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=pool_recycle
         )
+        self._scan_text: str | None = None
+        self._data_version: SqliteDataVersion | None = None
+        if self.is_sqlite and sqlite_has_file(self.url):
+            self._data_version = SqliteDataVersion(self.engine)
 
     @property
     def display_url(self) -> str:
@@ -102,6 +107,8 @@ class Store:
 
     def close(self) -> None:
         """Close every pooled connection."""
+        if self._data_version is not None:
+            self._data_version.close()
         self.engine.dispose()
 
     def ping(self) -> None:
@@ -130,11 +137,37 @@ class Store:
     def scan(self) -> list[RowTuple]:
         """Every row as a plain ``(id, name, type, spec, payload, status)`` tuple, by id.
 
-        The cheapest read of the table, for the sync's diff of thousands of rows.
+        The cheapest read of the table, for the sync's diff of thousands of rows: the
+        driver's own tuples are returned (these columns need no conversion), which saves
+        building a Row per row.
         """
-        stmt = select(*_SCAN_COLUMNS).order_by(_T.c.id)
         with translate_errors(self.url), self.engine.connect() as conn:
-            return [cast(RowTuple, tuple(row)) for row in conn.execute(stmt)]
+            result = conn.exec_driver_sql(self._scan_sql(conn))
+            rows = result.cursor.fetchall()
+            result.close()
+        return cast(list[RowTuple], rows if isinstance(rows, list) else list(rows))
+
+    def _scan_sql(self, conn: Connection) -> str:
+        if self._scan_text is None:
+            stmt = select(*_SCAN_COLUMNS).order_by(_T.c.id)
+            self._scan_text = str(stmt.compile(dialect=conn.dialect))
+        return self._scan_text
+
+    def fingerprint(self) -> Fingerprint | None:
+        """A value that changes whenever a row's id, name, type, spec, payload or status does.
+
+        Cheap next to :meth:`scan` (one aggregate query on MySQL, ``PRAGMA data_version``
+        on a SQLite file); None when this database has no such check (in-memory SQLite).
+        Values compare only with values from the same Store; see
+        :mod:`bingo_core.store.fingerprint` for what equal values guarantee.
+        """
+        if is_mysql(self.url):
+            with translate_errors(self.url), self.engine.connect() as conn:
+                return mysql_fingerprint(conn)
+        if self._data_version is not None:
+            with translate_errors(self.url):
+                return self._data_version.fingerprint()
+        return None
 
     def get(self, row_id: int) -> CrontabRow | None:
         """The row ``row_id``, or None when there is none."""
