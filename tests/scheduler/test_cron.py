@@ -504,15 +504,15 @@ def reference_next(spec: Spec, zone: ZoneInfo, after: int) -> int:
     """The documented policy read literally, minute by minute (changes fall on minutes).
 
     A fire is a whole minute plus ``spec.second`` whose wall clock matches, skipped when it
-    is the second occurrence of a wall time and the hour is fixed; or the first instant
-    after a gap when a wall time inside the gap matches.
+    is the second occurrence of a wall time and the hour is fixed; or, for a fixed hour, the
+    first instant after a gap when a wall time inside the gap matches.
     """
     t = after - after % 60
     prev_off = offset(zone, t - 60)
     for _ in range(4 * 24 * 60):
         local = datetime.fromtimestamp(t, zone)
         off = int(local.utcoffset().total_seconds())  # type: ignore[union-attr]
-        if off > prev_off and t > after:
+        if off > prev_off and t > after and not spec.every_hour:
             wall = local.replace(tzinfo=None)
             for back in range(60, off - prev_off + 1, 60):
                 skipped = wall - timedelta(seconds=back)
