@@ -8,6 +8,7 @@ import logging
 import socket
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -208,9 +209,20 @@ def target() -> RecordingTarget:
     return RecordingTarget()
 
 
-def make_sync(store: Store, target: EntryTarget, registry: Registry | None = None) -> CrontabSync:
+def make_sync(
+    store: Store,
+    target: EntryTarget,
+    registry: Registry | None = None,
+    *,
+    full_read_every: float = 300.0,
+) -> CrontabSync:
     return CrontabSync(
-        store, registry or make_registry(), target, default_tz="Asia/Shanghai", interval=60
+        store,
+        registry or make_registry(),
+        target,
+        default_tz="Asia/Shanghai",
+        interval=60,
+        full_read_every=full_read_every,
     )
 
 
@@ -470,6 +482,95 @@ def test_loop_runs_at_start_and_on_trigger(store: Store, raw: RawDB) -> None:
     second = asyncio.run(asyncio.wait_for(scenario(), timeout=10))
     assert set(target.by_source()) == {f"db:{first}", f"db:{second}"}
     assert sync.status()["rounds"] == 2
+
+
+def test_loop_round_without_a_change_reads_no_row(store: Store, raw: RawDB) -> None:
+    target = RecordingTarget()
+    sync = make_sync(store, target)
+    raw.insert("a", "task:ping", "@hourly", None)
+
+    async def scenario() -> None:
+        sync.start()
+        await wait_for(lambda: sync.status()["rounds"] == 1)
+        sync.trigger()
+        await wait_for(lambda: sync.status()["rounds"] == 2)
+        await sync.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), timeout=10))
+    assert (sync.status()["rounds"], sync.status()["full_reads"]) == (2, 1)
+    assert len(target.entries) == 1
+
+
+def test_unchanged_table_is_not_read_again(
+    store: Store, raw: RawDB, target: RecordingTarget
+) -> None:
+    sync = make_sync(store, target)
+    rows = [raw.insert(f"r{i}", "task:ping", "@hourly", None) for i in range(5)]
+    assert sync.sync_once().full_read is True
+    quiet = sync.sync_once()
+    assert (quiet.full_read, quiet.changes, quiet.db_ok) == (False, 0, True)
+    status = sync.status()
+    assert (status["rounds"], status["full_reads"], status["active"]) == (2, 1, 5)
+
+    def key(row_id: int) -> str:
+        return target.by_source()[f"db:{row_id}"].key
+
+    def round_after(sql: str, *params: Any) -> tuple[list[str], list[str], list[str]]:
+        raw.execute(sql, params)
+        result = sync.sync_once()
+        assert result.full_read is True, sql
+        assert sync.sync_once().full_read is False, sql  # and quiet again after it
+        return result.added, result.changed, result.removed
+
+    one, two, three, four, five = rows
+    old = key(one)
+    added, _, removed = round_after("UPDATE sys_crontab SET name = 'renamed' WHERE id = %s", one)
+    assert (added, removed) == ([key(one)], [old]) and key(one) != old
+    upd = "UPDATE sys_crontab SET {} = %s WHERE id = %s"
+    assert round_after(upd.format("type"), "task:daily-stats", two) == ([], [key(two)], [])
+    assert target.entries[key(two)].entry.type == "task:daily-stats"
+    assert round_after(upd.format("spec"), "@daily", three) == ([], [key(three)], [])
+    assert target.entries[key(three)].entry.spec == "@daily"
+    assert round_after(upd.format("payload"), '{"n": 1}', four) == ([], [key(four)], [])
+    assert target.entries[key(four)].entry.payload == {"n": 1}
+    assert round_after(upd.format("payload"), None, four) == ([], [key(four)], [])
+    assert target.entries[key(four)].entry.payload == {}
+    old = key(five)
+    assert round_after(upd.format("status"), 0, five) == ([], [], [old])
+    assert round_after(upd.format("status"), 1, five) == ([old], [], [])
+    # Two rows disabled in one statement (the same edit at the end of both rows).
+    keys = {key(four), key(five)}
+    _, _, removed = round_after(
+        "UPDATE sys_crontab SET status = 0 WHERE id IN (%s, %s)", four, five
+    )
+    assert set(removed) == keys
+    added, _, _ = round_after(
+        "INSERT INTO sys_crontab (name, type, spec) VALUES ('new', 'task:ping', '@daily')"
+    )
+    assert [target.entries[k].entry.name for k in added] == ["new"]
+    gone = key(three)
+    assert round_after("DELETE FROM sys_crontab WHERE id = %s", three) == ([], [], [gone])
+
+    # A write through the sync's own Store is seen as well.
+    store.update(two, spec="@weekly")
+    result = sync.sync_once()
+    assert (result.full_read, result.changed) == (True, [key(two)])
+    assert target.entries[key(two)].entry.spec == "@weekly"
+
+
+def test_every_row_is_read_again_after_full_read_every(
+    store: Store, raw: RawDB, target: RecordingTarget
+) -> None:
+    raw.insert("a", "task:ping", "@hourly", None)
+    sync = make_sync(store, target, full_read_every=0.3)
+    assert [sync.sync_once().full_read for _ in range(2)] == [True, False]
+    time.sleep(0.35)
+    assert [sync.sync_once().full_read for _ in range(2)] == [True, False]
+    assert sync.status()["full_reads"] == 2
+
+    always = make_sync(store, RecordingTarget(), full_read_every=0)
+    assert [always.sync_once().full_read for _ in range(3)] == [True, True, True]
+    assert always.status()["full_reads"] == 3
 
 
 async def wait_for(condition: Any) -> None:
