@@ -243,6 +243,7 @@ class Run:
             BENCH_N=str(self.cfg.n),
             PYTHONPATH=os.pathsep.join(filter(None, [str(PEERS), env.get("PYTHONPATH")])),
             PYTHONUNBUFFERED="1",
+            BENCH_FORKING="1" if getattr(self.adapter, "forking", False) else "0",
         )
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(

@@ -23,6 +23,7 @@ def noop(ts: float | None = None) -> None:
 
 class RqAdapter(Adapter):
     name = "rq"
+    forking = True  # a work horse per job: tasks count in Redis (see common.py)
     worker = ["rq", "worker", "--url", "{url}", QUEUE]
 
     def open(self) -> None:
@@ -46,6 +47,7 @@ class RqAdapter(Adapter):
 
 class RqSimpleAdapter(RqAdapter):
     name = "rq-simple"
+    forking = False
     worker = ["rq", "worker", "-w", "rq.worker.SimpleWorker", "--url", "{url}", QUEUE]
 
 

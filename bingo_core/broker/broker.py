@@ -89,6 +89,7 @@ class Broker(_Base):
 
     def __init__(self, cfg: RedisSettings, client: Any | None = None) -> None:
         super().__init__(cfg, client if client is not None else connection.make_sync(cfg))
+        self._stream_shas: dict[str, str] | None = None
 
     def _call(self, call: Call) -> Any:
         name, keys, args = call
@@ -172,19 +173,22 @@ class Broker(_Base):
             pool.release(conn)
         for (tasks, call), reply in zip(sent, replies, strict=True):
             if reply is None:  # the script cache was flushed meanwhile: run it normally
+                self._stream_shas = None
                 codes += self.enqueue(tasks)
             else:
                 codes += scripts.enqueue_codes(call, reply)
         return codes
 
     def _ensure_loaded(self) -> dict[str, str]:
-        shas = {}
-        for name in ("enqueue", "enqueue_fast"):
-            script = self._scripts[name]
-            if not self.redis.script_exists(script.sha)[0]:
-                self.redis.script_load(script.script)
-            shas[name] = script.sha
-        return shas
+        """Load the enqueue scripts once per broker; a flushed script cache is caught by
+        the NOSCRIPT fallback of :meth:`enqueue_stream`."""
+        if self._stream_shas is None:
+            shas = {}
+            for name in ("enqueue", "enqueue_fast"):
+                script = self._scripts[name]
+                shas[name] = self.redis.script_load(script.script)
+            self._stream_shas = shas
+        return self._stream_shas
 
     # -- inspector reads and actions --------------------------------------------------------
     def queues(self) -> list[str]:

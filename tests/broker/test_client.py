@@ -175,3 +175,10 @@ def test_async_client_enqueue(bingo_settings: Any, redis_client: Any) -> None:
     assert asyncio.run(main()) == [1, 1, 1]
     assert redis_client.llen("bingo:{q1}:pending") == 1
     assert redis_client.llen("bingo:{default}:pending") == 3
+
+
+def test_enqueue_many_after_script_flush(client: Any, redis_client: Any) -> None:
+    client.enqueue_many([("task:report", {})] * 3)
+    redis_client.script_flush()
+    ids = client.enqueue_many([("task:report", {})] * 3)
+    assert len(ids) == 3 and redis_client.llen("bingo:{default}:pending") == 6
