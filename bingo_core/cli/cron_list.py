@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, tzinfo
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..broker import Broker
-from ..broker.schedstate import SchedStateReader
 from .common import App, print_json, print_table
+
+if TYPE_CHECKING:
+    from ..broker import Broker
 
 _SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 HEADERS = [
@@ -65,6 +66,8 @@ def _when(epoch: float | None, zone: tzinfo) -> str:
 
 def collect(broker: Broker, history: int = 0) -> dict[str, Any]:
     """The state ``cron list`` shows: leader, entries (optionally with history), sync."""
+    from ..broker.schedstate import SchedStateReader
+
     reader = SchedStateReader(broker)
     leader = reader.leader()
     entries = reader.entries()
@@ -76,6 +79,8 @@ def collect(broker: Broker, history: int = 0) -> dict[str, Any]:
 
 def _list(app: App) -> int:
     args = app.args
+    from ..broker import Broker
+
     broker = Broker(app.settings.redis)
     try:
         broker.ping()

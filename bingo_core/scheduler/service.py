@@ -86,6 +86,7 @@ class SchedulerService:
         self.store: Store | None = None
         self.bad_entries: list[str] = []
         self._status_task: asyncio.Task[None] | None = None
+        self._sync_starter: asyncio.Task[None] | None = None
         self._published_sync: tuple[Any, ...] | None = None
 
     def _db_ready(self) -> bool:
@@ -128,6 +129,22 @@ class SchedulerService:
             default_tz=self.settings.server.timezone,
             interval=float(self.settings.scheduler.sync_interval),
         )
+        self._sync_starter = asyncio.get_running_loop().create_task(
+            self._create_table_then_sync(), name="bingo-crontab-init"
+        )
+
+    async def _create_table_then_sync(self) -> None:
+        """Create ``sys_crontab`` on first start (off the loop), then start the sync.
+
+        A database that is down now is no reason to wait: the sync logs it and keeps
+        retrying, and ``bingo-scheduler db init`` creates the table as well.
+        """
+        assert self.store is not None and self.sync is not None
+        try:
+            if await asyncio.to_thread(self.store.init_schema):
+                log.info("created table sys_crontab in %s", self.store.display_url)
+        except Exception as exc:
+            log.warning("could not create table sys_crontab yet: %s", exc)
         self.sync.start()
 
     def trigger_sync(self) -> None:
@@ -155,6 +172,10 @@ class SchedulerService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._status_task
             self._status_task = None
+        if self._sync_starter is not None:
+            self._sync_starter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sync_starter
         if self.sync is not None:
             await self.sync.stop()
         await self.ticker.stop()
