@@ -248,8 +248,8 @@ def main() -> None:
             quiet = float(mine["full read"][5]) / float(mine["fingerprint"][5])
             changed = float(mine["full read"][7]) / float(mine["fingerprint"][7])
             print(
-                f"{name}: quiet round {quiet:.3g}x faster with the fingerprint; "
-                f"changed round {changed:.3g}x"
+                f"{name}: full read / fingerprint, p50: quiet round {quiet:.3g}, "
+                f"changed round {changed:.3g} (above 1: the fingerprint is faster)"
             )
 
 
