@@ -235,7 +235,8 @@ class Worker:
                     msg,
                     None,
                     RuntimeError(
-                        f"unknown task type {ctx.type!r}: no plugin on worker {self.id} registers it"
+                        f"unknown task type {ctx.type!r}: "
+                        f"no plugin on worker {self.id} registers it"
                     ),
                 )
                 return
