@@ -66,8 +66,8 @@ class Prepared:
 
 
 #: Tasks per enqueue script call; larger batches are split (and pipelined) so one call
-#: never blocks Redis for long.
-CHUNK = 1000
+#: never blocks Redis for long, and so Redis runs one chunk while the next is encoded.
+CHUNK = 250
 
 
 def enqueue(q: QueueKeys, tasks: Sequence[Prepared], now: float) -> Call:

@@ -276,7 +276,7 @@ def _queues(value: dict[str, int]) -> dict[str, int]:
 class WorkerSettings(Section):
     """``worker``: concurrency, queues with weights, leases and retention."""
 
-    concurrency: Whole = Field(default=20, ge=1)
+    concurrency: Whole = Field(default=50, ge=1)
     queues: Annotated[dict[str, Annotated[Whole, Field(ge=1)]], AfterValidator(_queues)] = Field(
         default_factory=lambda: {"default": 1}
     )

@@ -58,7 +58,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert s.mysql is None and s.redis.sentinel is None
     assert s.database_url() == "sqlite:///storage/bingo.db"
     w = s.worker
-    assert (w.concurrency, w.queues, w.strict_priority) == (20, {"default": 1}, False)
+    assert (w.concurrency, w.queues, w.strict_priority) == (50, {"default": 1}, False)
     assert (w.lease, w.shutdown_timeout, w.recover_interval) == (30.0, 10.0, 1.0)
     assert (w.archive_max_size, w.archive_max_age, w.idempotency_ttl) == (
         10000,
