@@ -367,6 +367,7 @@ class Ticker:
         slots = self._slots
         batch: list[tuple[_Slot, float]] = []
         missed: dict[str, Walk] = {}
+        later: list[tuple[_Slot, float, str, int]] = []
         while heap and heap[0][0] <= now:
             at, _, key, gen = heapq.heappop(heap)
             slot = slots.get(key)
@@ -380,26 +381,43 @@ class Ticker:
                 w.last_missed = w.last_missed or at
                 missed[key] = w
                 batch += ((slot, t) for t in w.due)
-                nxt = w.next
+                slot.next = w.next
+                if w.next is not None:
+                    heapq.heappush(heap, (w.next, next(self._seq), key, gen))
             else:
                 batch.append((slot, at))
-                nxt = next_fire(schedule, at)
-            slot.next = nxt
-            if nxt is not None:
-                heapq.heappush(heap, (nxt, next(self._seq), key, gen))
+                later.append((slot, at, key, gen))
+
+        def advance() -> None:
+            # The next fire times are computed once the tick is enqueued: off the path
+            # that decides how late a tick is.
+            for slot, at, key, gen in later:
+                nxt = slot.next = next_fire(slot.compiled.schedule, at)
+                if nxt is not None:
+                    heapq.heappush(heap, (nxt, next(self._seq), key, gen))
+
         extra = []
         for key, w in missed.items():
             if w.missed:
                 record = Record(key)
                 self._count_missed(slots[key], w.missed, w.first_missed, w.last_missed, record)
                 extra.append(record)
-        await self._fire(token, batch, extra)
+        await self._fire(token, batch, extra, advance)
 
     async def _fire(
-        self, token: int, batch: Iterable[tuple[_Slot, float]], records: list[Record]
+        self,
+        token: int,
+        batch: Iterable[tuple[_Slot, float]],
+        records: list[Record],
+        advance: Callable[[], None] | None = None,
     ) -> None:
-        """Enqueue one task per (entry, tick) in one batch, then record what happened."""
+        """Enqueue one task per (entry, tick) in one batch, then record what happened.
+
+        ``advance`` (schedule the entries' next ticks) runs right after the enqueue.
+        """
         if self.lease.token != token or not self.lease.is_leader:
+            if advance is not None:
+                advance()
             self._disarm()
             return
         builder = self.client.builder
@@ -427,8 +445,12 @@ class Ticker:
                 )
                 continue
             items.append((slot, tick, prepared))
-        codes = await self.client.enqueue_prepared([p for _, _, p in items]) if items else []
-        done = time.time()
+        try:
+            codes = await self.client.enqueue_prepared([p for _, _, p in items]) if items else []
+            done = time.time()
+        finally:
+            if advance is not None:
+                advance()
         taken = [p.dedupe_key for (_, _, p), code in zip(items, codes, strict=True) if code == -2]
         owners = iter(await self.state.dedupe_owners(taken))
         for (slot, tick, prepared), code in zip(items, codes, strict=True):
