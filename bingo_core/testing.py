@@ -2,7 +2,8 @@
 
 Fixtures:
 
-- ``bingo_redis_url``: a private ``redis-server`` for the test session (flushed per test).
+- ``bingo_redis_server`` / ``bingo_redis_url``: a private ``redis-server`` for the test
+  session (:class:`RedisServer`, which tests may stop and restart), flushed per test.
 - ``bingo_settings``: :class:`Settings` pointing at that Redis.
 - ``bingo_registry``: ``bingo_registry(plugin, ...)`` builds a registry from plugin objects
   or modules registered inline (no entry points), failing the test on a broken plugin.
@@ -26,65 +27,100 @@ import pytest
 from .registry import Registry
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def _bingo_redis_session() -> Iterator[str]:
-    import redis
+class RedisServer:
+    """A private ``redis-server`` process on a free port; tests may stop and restart it."""
 
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is not installed; bingo_core.testing needs it")
-    port = _free_port()
-    workdir = tempfile.mkdtemp(prefix="bingo-test-redis-")
-    proc = subprocess.Popen(
-        [
-            exe,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-            "--loglevel",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="bingo-redis-")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Start it (again, on the same port) and wait until it answers."""
+        import redis
+
+        exe = shutil.which("redis-server")
+        if exe is None:
+            pytest.fail("redis-server is not installed (apt-get install redis-server)")
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+                "--loglevel",
+                "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
         try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("private redis-server did not start")
-            time.sleep(0.02)
-    client.close()
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.kill()
-    proc.wait()
-    shutil.rmtree(workdir, ignore_errors=True)
+            while True:
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        pytest.fail(f"private redis-server on port {self.port} did not start")
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        """Kill it (its data is gone)."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def bingo_redis_server() -> Iterator[RedisServer]:
+    """A private redis-server for the test session."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.remove()
 
 
 @pytest.fixture
-def bingo_redis_url(_bingo_redis_session: str) -> str:
+def bingo_redis_url(bingo_redis_server: RedisServer) -> str:
+    """The private Redis, flushed for this test (restarted if a test killed it)."""
     import redis
 
-    client = redis.Redis.from_url(_bingo_redis_session)
+    if bingo_redis_server.proc is None or bingo_redis_server.proc.poll() is not None:
+        bingo_redis_server.start()
+    client = redis.Redis.from_url(bingo_redis_server.url)
     client.flushall()
     client.close()
-    return _bingo_redis_session
+    return bingo_redis_server.url
 
 
 @pytest.fixture
