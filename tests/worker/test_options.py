@@ -193,3 +193,16 @@ def test_lifecycle_hooks_are_called_and_a_failing_hook_is_contained(env: Any, ca
         "hooks-plugin" in r.getMessage() and "hook bug" in (r.exc_text or "")
         for r in caplog.records
     )
+
+
+def test_archive_is_trimmed_by_age(env: Any, redis_client: Any) -> None:
+    settings, registry, manager, client = env
+    settings.worker.archive_max_age = 0.5
+    old = client.enqueue("o:fails", {"tag": "old"}, max_retry=0)
+    asyncio.run(drain(settings, registry, manager))
+    assert redis_client.zscore("bingo:{default}:archived", old.id) is not None
+    time.sleep(0.6)
+    new = client.enqueue("o:fails", {"tag": "new"}, max_retry=0)
+    asyncio.run(drain(settings, registry, manager))
+    assert redis_client.zrange("bingo:{default}:archived", 0, -1) == [new.id]
+    assert not redis_client.exists(f"bingo:{{default}}:t:{old.id}")
