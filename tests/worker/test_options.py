@@ -105,8 +105,19 @@ def test_retention_keeps_completed_task_then_janitor_deletes(env: Any, redis_cli
     assert redis_client.zcard("bingo:{default}:completed") == 1
     time.sleep(0.6)
     settings.worker.recover_interval = 0.05
-    client.enqueue("o:record", {"tag": "next"})
-    asyncio.run(drain(settings, registry, manager))
+
+    async def janitor_runs() -> None:
+        from bingo_core.worker import Worker
+
+        stop = asyncio.Event()
+        runner = asyncio.create_task(Worker(settings, registry, manager).run(stop))
+        deadline = time.monotonic() + 5
+        while redis_client.zcard("bingo:{default}:completed") and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        stop.set()
+        await runner
+
+    asyncio.run(janitor_runs())
     assert redis_client.zcard("bingo:{default}:completed") == 0
     assert not redis_client.exists(f"bingo:{{default}}:t:{info.id}")
 
