@@ -98,12 +98,12 @@ def test_weighted_queues_all_get_served(env: Any) -> None:
 
 def test_retention_keeps_completed_task_then_janitor_deletes(env: Any, redis_client: Any) -> None:
     settings, registry, manager, client = env
-    info = client.enqueue("o:record", {"tag": "kept"}, retention=0.5)
+    info = client.enqueue("o:record", {"tag": "kept"}, retention=2)
     asyncio.run(drain(settings, registry, manager))
     task = client.broker.get_task("default", info.id)
     assert task.state == "completed" and task.completed_at is not None
     assert redis_client.zcard("bingo:{default}:completed") == 1
-    time.sleep(0.6)
+    time.sleep(2.1)
     settings.worker.recover_interval = 0.05
 
     async def janitor_runs() -> None:
