@@ -39,10 +39,6 @@ class App:
     def registry(self) -> Registry:
         return self._plugins[1]
 
-    def warn_broken_plugins(self) -> None:
-        for failure in self.manager.failures:
-            print(f"warning: {failure}", file=sys.stderr)
-
 
 def print_json(data: Any) -> None:
     """Print ``data`` as indented JSON on stdout."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import Daemon, write_config
+from daemon_helpers import Daemon, write_config
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import cli, wait_lines
+from daemon_helpers import cli, wait_lines
 
 pytestmark = pytest.mark.slow
 
@@ -169,7 +169,7 @@ def test_refused_input_exits_2_and_writes_nothing(
 
 
 def test_redis_unreachable_is_one_line_exit_1(tmp_path: Path, daemons: Any) -> None:
-    from e2e_helpers import write_config
+    from daemon_helpers import write_config
 
     cfg = write_config(tmp_path / "c.yaml", "redis://127.0.0.1:1/0")
     d = daemons(cfg, ready=False)

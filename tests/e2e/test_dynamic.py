@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pymysql
 import pytest
-from e2e_helpers import cli
+from daemon_helpers import cli
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_helpers import cli, wait_lines
+from daemon_helpers import cli, wait_lines
 
 pytestmark = pytest.mark.slow
 

@@ -5,11 +5,8 @@ one-second entry is enqueued exactly once, the ones due during the gap fired lat
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,7 @@ from typing import Any
 
 import pytest
 import redis
+from daemon_helpers import Daemon
 
 from bingo_core.broker.keys import Keys
 
@@ -28,46 +26,9 @@ LEASE = 2.0
 pytestmark = pytest.mark.slow
 
 
-class Daemon:
-    """One ``bingo-scheduler`` process without worker and dashboard; its log is kept."""
-
-    def __init__(self, config: Path) -> None:
-        self.lines: list[str] = []
-        self.proc = subprocess.Popen(
-            [BIN, "-c", str(config), "--no-worker", "--no-dashboard"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "BINGO_PLUGINS": "testplug"},
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    @property
-    def log(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_for(self, text: str, timeout: float = 20) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.log:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited ({self.proc.returncode}):\n{self.log}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} not logged within {timeout}s:\n{self.log}")
-            time.sleep(0.02)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self._reader.join(5)
-        if self.proc.stdout is not None:
-            self.proc.stdout.close()
+def scheduler_daemon(config: Path) -> Daemon:
+    """A daemon running only the scheduler, with only the test plugin loaded."""
+    return Daemon(config, "--no-worker", "--no-dashboard", env={"BINGO_PLUGINS": "testplug"})
 
 
 @pytest.fixture
@@ -119,7 +80,7 @@ def test_three_daemons_leader_killed_each_tick_once(
     tmp_path: Path, redis_url: str, redis_client: redis.Redis, daemons: list[Daemon]
 ) -> None:
     config = write_config(tmp_path, redis_url)
-    daemons += [Daemon(config) for _ in range(3)]
+    daemons += [scheduler_daemon(config) for _ in range(3)]
     for d in daemons:
         d.wait_for("bingo-scheduler started")
     first = wait_leader(redis_client, None, 5)
