@@ -17,6 +17,9 @@ import redis
 from bingo_core.testing import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+# The original service's config file, byte for byte: what its users bring.
+SEED_CONFIG = FIXTURES / "original-bingo-scheduler.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +68,9 @@ def mariadb_url() -> Iterator[str]:
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'bingo.db'}"
+
+
+@pytest.fixture
+def seed_config() -> Path:
+    """Path of the original service's ``bingo-scheduler.yaml`` (``tests/fixtures/``)."""
+    return SEED_CONFIG

@@ -14,7 +14,6 @@ from bingo_core.config import Settings, load_settings
 from bingo_core.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT.parent / "shared" / "seed" / "bingo-scheduler.yaml"
 DEFAULT_FILE = ROOT / "config" / "bingo-scheduler.yaml"
 
 
@@ -30,9 +29,9 @@ def write(tmp_path: Path, text: str, name: str = "bingo.yaml") -> Path:
     return path
 
 
-def test_seed_file_loads_unchanged() -> None:
-    raw: dict[str, Any] = yaml.safe_load(SEED.read_text())
-    s = load_settings(SEED, env={})
+def test_seed_file_loads_unchanged(seed_config: Path) -> None:
+    raw: dict[str, Any] = yaml.safe_load(seed_config.read_text())
+    s = load_settings(seed_config, env={})
     assert s.server.model_dump(by_alias=True) == raw["server"]
     assert s.server.zone.key == "Asia/Shanghai"
     assert (s.redis.host, s.redis.password, s.redis.database) == ("redis:6379", "", 1)

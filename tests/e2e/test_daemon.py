@@ -198,9 +198,7 @@ def test_broken_plugin_is_isolated(config: Any, daemons: Any, tmp_path: Path) ->
     assert wait_lines(out, 1) == ["still works"]
 
 
-def test_seed_config_loads_unchanged_for_plugins() -> None:
-    # shared/ lies beside the checkout (here and in CI).
-    seed = Path(__file__).resolve().parents[3] / "shared" / "seed" / "bingo-scheduler.yaml"
-    proc = cli(seed, "plugins", "--json")
+def test_seed_config_loads_unchanged_for_plugins(seed_config: Path) -> None:
+    proc = cli(seed_config, "plugins", "--json")
     names = {p["name"] for p in json.loads(proc.stdout)["plugins"]}
     assert {"daily_report", "daily_stats", "mail_notify", "testplug"} <= names
