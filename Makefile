@@ -1,33 +1,73 @@
 # Two targets a user needs: `make run` (install, then start the daemon on the default
-# config) and `make test` (install with the test extras and plugins, then run the suite).
+# config) and `make test` (install with the test extras and plugins, then lint, type-check
+# and run every test suite).
+#
+# Installs happen only when a pyproject.toml (or this file) changed since the last one:
+# a stamp file in the venv records each install, and pip's output goes to
+# $(VENV)/install.log (shown only when the install fails).
 VENV ?= .venv
 PYTHON ?= python3
-PIP = $(VENV)/bin/python -m pip
-PLUGINS = -e plugins/daily_report -e plugins/daily_stats -e plugins/mail_notify
-TEST_PLUGINS = -e tests/plugins_pkgs/bingo-test-plugin -e tests/plugins_pkgs/bingo-broken-plugin
+BIN = $(VENV)/bin
+PIP = $(BIN)/python -m pip
+INSTALL_LOG = $(VENV)/install.log
+
+PLUGIN_DIRS = plugins/daily_report plugins/daily_stats plugins/mail_notify
+TEST_PLUGIN_DIRS = tests/plugins_pkgs/bingo-test-plugin tests/plugins_pkgs/bingo-broken-plugin
+PLUGINS = $(foreach p,$(PLUGIN_DIRS),-e $(p))
+TEST_PLUGINS = $(foreach p,$(PLUGIN_DIRS),-e '$(p)[test]') $(foreach p,$(TEST_PLUGIN_DIRS),-e $(p))
+TEST_EXTRAS = '.[test,lint]'
+PROJECTS = Makefile pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS))
+
+# pip quietly into the log; on failure print the log and stop.
+pip_install = @echo "installing $(1) into $(VENV) (log: $(INSTALL_LOG))"; \
+	$(PIP) install $(2) >$(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
 
 .PHONY: run test install install-test lint bench
 
-$(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV)
+	$(call pip_install,pip,--upgrade pip)
 
-install: $(VENV)/bin/python
-	$(PIP) install -q -e '.[mysql,dashboard]' $(PLUGINS)
+$(VENV)/.installed: $(PROJECTS) | $(BIN)/python
+	$(call pip_install,bingo-scheduler and its plugins,-e . $(PLUGINS))
+	@touch $@
 
-install-test: $(VENV)/bin/python
-	$(PIP) install -q -e '.[test,lint]' $(PLUGINS) $(TEST_PLUGINS)
+$(VENV)/.installed-test: $(PROJECTS) $(addsuffix /pyproject.toml,$(TEST_PLUGIN_DIRS)) | $(BIN)/python
+	$(call pip_install,bingo-scheduler with test extras and plugins,-e $(TEST_EXTRAS) $(TEST_PLUGINS))
+	@touch $@
 
-run: install
-	$(VENV)/bin/bingo-scheduler -c config/bingo-scheduler.yaml
+$(VENV)/.installed-bench: $(PROJECTS) | $(BIN)/python
+	$(call pip_install,bingo-scheduler with bench extras,-e '.[bench]' $(PLUGINS))
+	@touch $@
 
-test: install-test
-	$(VENV)/bin/pytest
+install: $(VENV)/.installed
 
-lint: install-test
-	$(VENV)/bin/ruff check bingo_core tests bench
-	$(VENV)/bin/mypy
+install-test: $(VENV)/.installed-test
 
-bench: $(VENV)/bin/python
-	$(PIP) install -q -e '.[bench]' $(PLUGINS)
-	$(VENV)/bin/python bench/throughput.py
+run: $(VENV)/.installed
+	$(BIN)/bingo-scheduler -c config/bingo-scheduler.yaml
+
+# Every step runs even when an earlier one failed, so one run shows all problems; the
+# target fails if any step failed. Any non-zero exit is a failure, pytest's 5 ("no tests
+# collected") included. Each plugin's suite runs from the plugin's own folder, with its
+# own pytest settings.
+test: $(VENV)/.installed-test
+	@failed=""; \
+	step() { name="$$1"; shift; echo "==> $$name"; "$$@" || failed="$$failed; $$name (exit $$?)"; }; \
+	step "ruff check" $(BIN)/ruff check bingo_core tests bench plugins; \
+	step "ruff format --check" $(BIN)/ruff format --check bingo_core; \
+	step "mypy" $(BIN)/mypy; \
+	step "pytest" $(BIN)/pytest; \
+	for p in $(PLUGIN_DIRS); do \
+	  step "pytest $$p" sh -c 'cd "$$1" && exec "$$2"' sh "$$p" "$(abspath $(BIN))/pytest"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test FAILED: $${failed#; }"; exit 1; fi; \
+	echo "make test: every step passed"
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check bingo_core tests bench plugins
+	$(BIN)/ruff format --check bingo_core
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python bench/throughput.py
