@@ -1,7 +1,9 @@
 """``bingo-scheduler cron next SPEC``: when a cron spec fires next.
 
 Reads the spec exactly as the scheduler does (time zone prefix, DST policy, ``@every``
-epoch alignment), so it answers "when will this entry run?" without a daemon.
+epoch alignment), so it answers "when will this entry run?" without a daemon. Times are
+printed in the spec's zone: its ``CRON_TZ=`` prefix, else ``--tz``, else
+``server.timezone``; ``@every`` specs, which ignore zones when they fire, are shown in it too.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ def add_next_parser(cron_subparsers: _SubParsers) -> None:
         help="print the next fire times of a cron spec",
         description=(
             "Print the next fire times of a cron spec, one ISO-8601 time with its offset "
-            "per line. The zone is the spec's CRON_TZ= prefix, else --tz, else server.timezone."
+            "per line, in the spec's zone: its CRON_TZ= prefix, else --tz, else "
+            "server.timezone (@every specs fire on the same instants in any zone, and are "
+            "shown in that zone too)."
         ),
     )
     parser.add_argument(
@@ -39,7 +43,10 @@ def add_next_parser(cron_subparsers: _SubParsers) -> None:
         help="the spec, e.g. '0 2 * * *', 'CRON_TZ=Asia/Shanghai 30 1 * * *' or '@every 1h'",
     )
     parser.add_argument(
-        "--tz", metavar="ZONE", default=None, help="zone of a spec without CRON_TZ= prefix"
+        "--tz",
+        metavar="ZONE",
+        default=None,
+        help="zone of a spec without CRON_TZ= prefix, and of the times printed",
     )
     parser.add_argument(
         "--after",
@@ -84,12 +91,13 @@ def run_next(app: App) -> int:
                 "2026-03-08T01:30:00-05:00"
             ) from None
         if after.tzinfo is None:
-            after = after.replace(tzinfo=schedule.tz or UTC)
+            after = after.replace(tzinfo=schedule.display_tz)
+    shown = schedule.display_tz
     times: list[str] = []
     moment = after
     for _ in range(count):
         moment = schedule.next_after(moment)
-        times.append(moment.isoformat())
+        times.append(moment.astimezone(shown).isoformat())
     if args.json:
         print_json(times)
     else:

@@ -5,13 +5,17 @@ Accepted specs (see :func:`parse_spec`):
 - five fields ``minute hour day-of-month month day-of-week``;
 - six fields with a *leading* seconds field ``second minute hour dom month dow``;
 - ``@yearly @annually @monthly @weekly @daily @midnight @hourly``;
-- ``@every <duration>`` with a Go duration of at least one second (``45s``, ``1h30m``);
+- ``@every <duration>`` with a Go duration (``45s``, ``1h30m``); as in robfig/cron, parts
+  below a second are dropped (``1.5s`` is ``1s``) and a positive interval under a second
+  is ``1s``;
 - any of the above behind a ``CRON_TZ=Zone`` (or ``TZ=Zone``) prefix naming its time zone.
 
-Field syntax is croniter's: lists, ranges (a range whose start is after its end wraps
-around, ``22-2``), steps, month and weekday names, ``L`` (last day of the month), ``5#2``
-(the second Friday) and ``L5`` (the last Friday). When both day fields are restricted a day
-matches either of them; a day field counts as unrestricted when it is ``*`` or ``?``.
+Field syntax is croniter's: lists, ranges, steps (``5/15`` is ``5-59/15``), month and
+weekday names in any case, ``L`` (last day of the month), ``5#2`` (the second Friday) and
+``L5`` (the last Friday). A range must not run backwards: ``22-2`` is refused (write
+``22-23,0-2``). When both day fields are restricted a day matches either of them; a day
+field counts as unrestricted when any item of its list is ``*``, ``?`` or ``*/1``
+(``0 0 *,15 * 1`` fires on Mondays only), as in Vixie cron and robfig/cron.
 
 Daylight-saving policy (classic cron):
 
@@ -38,6 +42,7 @@ import calendar
 import functools
 import math
 import re
+from fractions import Fraction
 import threading
 import time
 from datetime import UTC, date, datetime, tzinfo
@@ -46,7 +51,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterError, croniter
 
-from ..durations import parse_duration
+from ..durations import format_duration, parse_duration
 from ..errors import CronSpecError
 
 __all__ = ["CronSchedule", "next_fire_times", "parse_spec", "resolve_zone"]
@@ -77,7 +82,19 @@ _MONTH_NAMES = {
 }
 _DAY_NAMES = {name: i for i, name in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
 _PREFIX = re.compile(r"(?:CRON_TZ|TZ)=(\S*)\s*(.*)", re.DOTALL)
-_ANY_DAY = ("*", "?", "*/1")  # a day field written so counts as unrestricted
+_STARS = ("*", "?")
+#: Nanoseconds per unit of an ``@every`` duration (Go's units, plus ``d``).
+_NANOS = {
+    "ns": 1,
+    "us": 10**3,
+    "µs": 10**3,
+    "ms": 10**6,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+    "d": 86400 * 10**9,
+}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h|d)")
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _LAST_YEAR = 9000  # searches stop here (datetime ends at 9999)
 _PROBE_STEP = 6 * 3600  # zone offsets are probed this often; changes are bisected
@@ -205,7 +222,7 @@ def _timeline_of(zone: ZoneInfo) -> _Timeline:
 
 def _value(token: str, field: int) -> int:
     name, lo, hi = _FIELDS[field]
-    if token.isdigit():
+    if token.isascii() and token.isdigit():
         value = int(token)
         if not lo <= value <= hi:
             raise ValueError(f"{name} {value} is out of range {lo}-{hi}")
@@ -235,17 +252,37 @@ def _check_part(part: str, field: int) -> str:
             raise ValueError("day of week 'L' needs a weekday after it (L5: the last Friday)")
         return f"l{_value(part[1:], field)}"
     base, slash, step = part.partition("/")
-    if slash and (not step.isdigit() or int(step) == 0):
+    if slash and (not step.isascii() or not step.isdigit() or int(step) == 0):
         raise ValueError(f"{name} step {step!r} in {part!r} is not a whole number >= 1")
-    if base in ("*", "?"):
+    if base in _STARS:
         if base == "?" and field not in (3, 5):
             raise ValueError(f"'?' is allowed in the day fields only, not in the {name} field")
-        return part
+        return "*" + slash + step  # croniter takes '?' alone only
     first, dash, last = base.partition("-")
+    if first in _STARS or last in _STARS:
+        kind = "a number or a name" if field in (4, 5) else "a number"
+        raise ValueError(f"{name} {part!r}: a range needs {kind} at each end")
     low = _value(first, field)
-    if dash and low == _value(last, field):
-        return first  # croniter reads "5-5" as the full range
+    if dash:
+        high = _value(last, field)
+        if low > high:
+            _, lo, hi = _FIELDS[field]
+            hi = min(hi, 6) if field == 5 else hi
+            upper = first if low == hi else f"{first}-{hi}"
+            lower = last if high == lo else f"{lo}-{last}"
+            raise ValueError(
+                f"{name} range {base!r} runs backwards ({low} is after {high}); "
+                f"a range that wraps around is written as two: {upper},{lower}"
+            )
+        if low == high:
+            return first  # croniter reads "5-5" as the full range
     return part
+
+
+def _is_star(part: str) -> bool:
+    """Whether a (normalised) list item covers its whole field: ``*`` or ``*/1``."""
+    base, slash, step = part.partition("/")
+    return base == "*" and (not slash or int(step) == 1)
 
 
 class _Field(NamedTuple):
@@ -260,7 +297,10 @@ class _Field(NamedTuple):
 def _field(field: int, text: str) -> _Field:
     """Validate and expand one field (``field`` counts from the seconds). Cached: field
     texts repeat across entries far more often than whole specs do."""
-    text = ",".join(_check_part(part, field) for part in text.split(","))
+    items = [_check_part(part, field) for part in text.split(",")]
+    # A star anywhere in the list covers the field; a day field holding one is unrestricted.
+    star = any(_is_star(item) for item in items)
+    text = "*" if star else ",".join(items)
     parts = ["*"] * 6
     parts[field] = text
     try:
@@ -277,14 +317,15 @@ def _field(field: int, text: str) -> _Field:
     else:
         values = tuple(sorted({v for v in found if isinstance(v, int)}))
     constraints = tuple((day, frozenset(str(n) for n in ns)) for day, ns in nth.items())
-    return _Field(text, values, text in _ANY_DAY, "l" in found, constraints)
+    return _Field(text, values, star, "l" in found, constraints)
 
 
 class CronSchedule:
     """A parsed spec: :meth:`next_after` gives the next fire instant.
 
     ``zone`` is the IANA zone the spec is read in (None for ``@every``); ``interval`` is the
-    ``@every`` period in seconds (None for cron fields).
+    ``@every`` period in whole seconds (None for cron fields); ``display_tz`` is the zone to
+    show fire times in (for ``@every``, which ignores zones, its prefix's or the default).
     """
 
     __slots__ = (
@@ -300,6 +341,7 @@ class CronSchedule:
         "_nth",
         "_seconds",
         "_timeline",
+        "display_tz",
         "every_hour",
         "expression",
         "interval",
@@ -316,10 +358,12 @@ class CronSchedule:
         *,
         fields: list[_Field] | None = None,
         interval: float | None = None,
+        display_tz: ZoneInfo | None = None,
     ) -> None:
         self.spec = spec
         self.tz: ZoneInfo | None = zone
         self.zone: str | None = None if zone is None else zone.key
+        self.display_tz: ZoneInfo = display_tz or zone or ZoneInfo("UTC")
         self.expression = expression
         self.interval = interval
         #: Whether the hour field repeats (``*``, a step, every hour): fires on both
@@ -467,7 +511,7 @@ class CronSchedule:
     def next_after(self, after: datetime) -> datetime:
         """The first fire instant strictly after the aware datetime ``after``.
 
-        Returned in the schedule's zone (UTC for ``@every``).
+        Returned in the schedule's zone (UTC for ``@every``; see :attr:`display_tz`).
         """
         if after.tzinfo is None or after.utcoffset() is None:
             raise ValueError(f"next_after needs an aware datetime, got {after!r}")
@@ -479,7 +523,7 @@ class CronSchedule:
         """A short human description: ``every 1h30m`` or ``30 1 * * * in Europe/London``."""
         if self.interval is not None:
             every = self.expression.removeprefix("@every ")
-            return f"every {every} (ticks aligned to the Unix epoch)"
+            return f"every {every} (whole seconds; ticks aligned to the Unix epoch)"
         text = self.expression
         if len(text.split()) == 6:
             text += " (with seconds)"
@@ -500,6 +544,32 @@ class CronSchedule:
         return f"CronSchedule({self.spec!r}, zone={self.zone!r})"
 
 
+def _every_seconds(text: str) -> int:
+    """The ``@every`` interval ``text`` in whole seconds, read as robfig/cron reads it.
+
+    Parts below a second are dropped (``1.5s`` and ``5s5ns`` are whole seconds, ``1s`` and
+    ``5s``) and a positive interval under a second is one second, so every tick falls on a
+    whole second. Beside Go's units (``ns us µs ms s m h``) a plain number of seconds and
+    ``d`` (days) are accepted. Zero and negative intervals are refused.
+    """
+    body = text.removeprefix("+").replace("\u03bc", "\u00b5")  # Go takes both micro signs
+    if body.startswith("-"):
+        raise ValueError(f"the @every interval must be positive, got {text!r}")
+    total = parse_duration(body)  # raises naming the expected form
+    if not math.isfinite(total):
+        raise ValueError(f"the @every interval must be a finite duration, got {text!r}")
+    if total <= 0:
+        raise ValueError(f"the @every interval must be more than zero, got {text!r}")
+    if _DURATION_PART.match(body):  # exact arithmetic: 2.3h is 8280 s, not 8279.999...
+        nanos = sum(
+            Fraction(m.group(1)) * _NANOS[m.group(2)] for m in _DURATION_PART.finditer(body)
+        )
+        whole = math.floor(nanos / 10**9)
+    else:  # a plain number of seconds
+        whole = math.floor(Fraction(total))
+    return max(1, whole)
+
+
 def _build(spec: str, default_tz: str | tzinfo | None) -> CronSchedule:
     text = spec.strip()
     zone_name = _zone_name(default_tz)
@@ -518,10 +588,14 @@ def _build(spec: str, default_tz: str | tzinfo | None) -> CronSchedule:
         rest = text[len("@every") :].strip()
         if not rest:
             raise ValueError("@every needs a duration such as 45s or 1h30m")
-        seconds = parse_duration(rest)
-        if not math.isfinite(seconds) or seconds < 1:
-            raise ValueError(f"the @every interval must be at least 1s, got {rest!r}")
-        return CronSchedule(spec.strip(), None, f"@every {rest}", interval=seconds)
+        seconds = _every_seconds(rest)
+        return CronSchedule(
+            spec.strip(),
+            None,
+            f"@every {format_duration(seconds)}",
+            interval=float(seconds),
+            display_tz=zone,
+        )
     if lowered.startswith("@"):
         descriptor = DESCRIPTORS.get(lowered)
         if descriptor is None:

@@ -199,9 +199,39 @@ NAMED = {
         "5-5 3 * * *", "UTC", "2026-04-04T00:00:00+00:00",
         ["2026-04-04T03:05:00+00:00", "2026-04-05T03:05:00+00:00"],
     ),
-    "wrap-around hour range": (
-        "0 23-1 * * *", "UTC", "2026-04-04T12:00:00+00:00",
+    "an hour range that wraps around, written as two": (
+        "0 23,0-1 * * *", "UTC", "2026-04-04T12:00:00+00:00",
         ["2026-04-04T23:00:00+00:00", "2026-04-05T00:00:00+00:00", "2026-04-05T01:00:00+00:00"],
+    ),
+    # A star anywhere in a day field's list leaves that field unrestricted, so the other
+    # day field alone decides (Vixie cron, robfig/cron): Mondays only, not daily.
+    "a star in the day-of-month list: Mondays only": (
+        "0 0 *,15 * 1", "UTC", "2026-05-13T12:00:00+00:00",
+        ["2026-05-18T00:00:00+00:00", "2026-05-25T00:00:00+00:00", "2026-06-01T00:00:00+00:00"],
+    ),
+    "a star in the day-of-week list: the 15th only": (
+        "0 0 15 * 1,*", "UTC", "2026-05-13T12:00:00+00:00",
+        ["2026-05-15T00:00:00+00:00", "2026-06-15T00:00:00+00:00"],
+    ),
+    "'?' and '*/1' in a day list count as a star too": (
+        "0 0 ?,15 * 1", "UTC", "2026-05-13T12:00:00+00:00",
+        ["2026-05-18T00:00:00+00:00", "2026-05-25T00:00:00+00:00"],
+    ),
+    "'*/1' in a day list": (
+        "0 0 */1,15 * 1", "UTC", "2026-05-13T12:00:00+00:00",
+        ["2026-05-18T00:00:00+00:00", "2026-05-25T00:00:00+00:00"],
+    ),
+    "both day fields restricted: either matches": (
+        "0 0 15 * 1", "UTC", "2026-05-13T12:00:00+00:00",
+        ["2026-05-15T00:00:00+00:00", "2026-05-18T00:00:00+00:00", "2026-05-25T00:00:00+00:00"],
+    ),
+    "a step over the days restricts (robfig: */2 is no star)": (
+        "0 0 */2 * 1", "UTC", "2026-05-13T12:00:00+00:00",
+        ["2026-05-15T00:00:00+00:00", "2026-05-17T00:00:00+00:00", "2026-05-18T00:00:00+00:00"],
+    ),
+    "N/step runs from N to the end of the field": (
+        "5/20 0 * * *", "UTC", "2026-05-13T12:00:00+00:00",
+        ["2026-05-14T00:05:00+00:00", "2026-05-14T00:25:00+00:00", "2026-05-14T00:45:00+00:00"],
     ),
     "six fields: leading seconds": (
         "*/20 * * * * *", "UTC", "2026-04-04T12:00:10.5+00:00",
@@ -273,6 +303,39 @@ def test_every_ticks_agree_whatever_the_asking_time() -> None:
     assert all(t.timestamp() % 7 == 0 for t in ticks)
 
 
+@pytest.mark.parametrize(
+    ("spec", "seconds", "shown"),
+    [
+        ("@every 1.5s", 1, "1s"),
+        ("@every 5s5ns", 5, "5s"),
+        ("@every 10s999999999ns", 10, "10s"),
+        ("@every 500ms", 1, "1s"),
+        ("@every 1ns", 1, "1s"),
+        ("@every 2.3h", 8280, "2h18m"),  # exact: not 8279.999...
+        ("@every 4.54m", 272, "4m32s"),
+        ("@every +5s", 5, "5s"),
+        ("@every 3\u03bcs", 1, "1s"),  # Go takes the Greek mu as well as the micro sign
+        ("@every 90", 90, "1m30s"),  # plain seconds, as the config's durations
+        ("@every 1d", 86400, "24h"),
+    ],
+)
+def test_every_drops_sub_second_parts_as_robfig_does(spec: str, seconds: int, shown: str) -> None:
+    schedule = parse_spec(spec, "UTC")
+    assert schedule.interval == seconds
+    assert schedule.expression == f"@every {shown}"
+    start = datetime(2026, 1, 1, 0, 0, 0, 250000, tzinfo=UTC)
+    ticks = next_fire_times(spec, "UTC", start, 5)
+    assert all(t.microsecond == 0 for t in ticks)
+    assert [(b - a).total_seconds() for a, b in itertools.pairwise(ticks)] == [seconds] * 4
+
+
+def test_every_display_zone_is_the_prefix_or_the_default() -> None:
+    assert parse_spec("@every 1h", "Asia/Shanghai").display_tz == ZoneInfo("Asia/Shanghai")
+    prefixed = parse_spec("CRON_TZ=Europe/London @every 1h", "Asia/Shanghai")
+    assert (prefixed.zone, prefixed.display_tz) == (None, ZoneInfo("Europe/London"))
+    assert parse_spec("0 1 * * *", NY).display_tz == ZoneInfo(NY)
+
+
 def test_every_ignores_wall_time_across_dst() -> None:
     times = next_fire_times("@every 1h", NY, datetime(2026, 11, 1, 4, 30, tzinfo=UTC), 4)
     assert [t.isoformat() for t in times] == [
@@ -337,7 +400,30 @@ def test_schedule_attributes() -> None:
             "or 6 with leading seconds, got 3",
         ),
         ("0 0 30 2 *", "it never fires (no date matches its day and month fields)"),
-        ("@every 500ms", "the @every interval must be at least 1s, got '500ms'"),
+        ("@every 0s", "the @every interval must be more than zero, got '0s'"),
+        ("@every -5s", "the @every interval must be positive, got '-5s'"),
+        (
+            "5-1 * * * *",
+            "minute range '5-1' runs backwards (5 is after 1); "
+            "a range that wraps around is written as two: 5-59,0-1",
+        ),
+        (
+            "0 23-1 * * *",
+            "hour range '23-1' runs backwards (23 is after 1); "
+            "a range that wraps around is written as two: 23,0-1",
+        ),
+        (
+            "0 0 * * fri-mon",
+            "day of week range 'fri-mon' runs backwards (5 is after 1); "
+            "a range that wraps around is written as two: fri-6,0-mon",
+        ),
+        (
+            "0 0 25-5/2 * *",
+            "day of month range '25-5' runs backwards (25 is after 5); "
+            "a range that wraps around is written as two: 25-31,1-5",
+        ),
+        ("*-5 * * * *", "minute '*-5': a range needs a number at each end"),
+        ("0 0 * 1-* *", "month '1-*': a range needs a number or a name at each end"),
         ("@every", "@every needs a duration such as 45s or 1h30m"),
         ("CRON_TZ= 0 * * * *", "the CRON_TZ= prefix names no time zone"),
         ("", "the spec is empty (expected e.g. '0 2 * * *' or '@every 1h')"),
@@ -648,6 +734,39 @@ def test_cli_next_tz_json_and_naive_after(config: Path, capsys: pytest.CaptureFi
     assert capsys.readouterr().out.strip() == "2026-05-01T02:00:00+01:00"
 
 
+def test_cli_next_tz_applies_to_every_too(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    after = ["--after", "2026-05-01T00:30:00+00:00", "-n", "2"]
+    assert run_cli(config, "@every 1h", "--tz", "Asia/Shanghai", *after) == 0
+    assert capsys.readouterr().out.split() == [
+        "2026-05-01T09:00:00+08:00",
+        "2026-05-01T10:00:00+08:00",
+    ]
+    # Without --tz: the server zone; with a prefix: the prefix's zone.
+    assert run_cli(config, "@every 1h", *after) == 0
+    assert capsys.readouterr().out.split()[0] == "2026-04-30T21:00:00-04:00"
+    assert run_cli(config, "CRON_TZ=Europe/London @every 1h", "--tz", "Asia/Shanghai", *after) == 0
+    assert capsys.readouterr().out.split()[0] == "2026-05-01T02:00:00+01:00"
+    # A naive --after is read in that zone: 08:30 in Shanghai is 00:30 UTC.
+    naive = ["--after", "2026-05-01T08:30", "-n", "1", "--json"]
+    assert run_cli(config, "@every 1h", "--tz", "Asia/Shanghai", *naive) == 0
+    assert json.loads(capsys.readouterr().out) == ["2026-05-01T09:00:00+08:00"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "seconds"),
+    [("@every 5s5ns", 5.0), ("@every 1.5s", 1.0), ("@every 500ms", 1.0), ("@every 999ms", 1.0)],
+)
+def test_cli_next_never_repeats_an_instant(
+    config: Path, capsys: pytest.CaptureFixture[str], spec: str, seconds: float
+) -> None:
+    assert run_cli(config, spec, "--after", "2026-05-01T00:00:00.7+00:00", "-n", "20") == 0
+    times = [datetime.fromisoformat(line) for line in capsys.readouterr().out.split()]
+    assert len(set(times)) == 20 and times == sorted(times)
+    assert all(t.microsecond == 0 for t in times)
+    step = {(b - a).total_seconds() for a, b in itertools.pairwise(times)}
+    assert step == {seconds}
+
+
 def test_cli_next_default_is_now(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = datetime.now(UTC)
     assert run_cli(config, "@every 1s", "-n", "2") == 0
@@ -667,6 +786,15 @@ def test_cli_next_default_is_now(config: Path, capsys: pytest.CaptureFixture[str
             "2026-03-08T01:30:00-05:00",
         ),
         (["0 * * * *", "-n", "0"], "error: -n 0: expected a whole number from 1 to 1000"),
+        (
+            ["5-1 * * * *"],
+            "error: cron spec '5-1 * * * *': minute range '5-1' runs backwards (5 is after 1); "
+            "a range that wraps around is written as two: 5-59,0-1",
+        ),
+        (
+            ["@every 0s"],
+            "error: cron spec '@every 0s': the @every interval must be more than zero, got '0s'",
+        ),
     ],
 )
 def test_cli_next_bad_input_exits_2(
