@@ -26,7 +26,7 @@ pip_install = @echo "installing $(1) into $(VENV) (log: $(INSTALL_LOG))"; \
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
-	$(call pip_install,pip,--upgrade pip)
+	$(call pip_install,the latest pip,--upgrade pip)
 
 $(VENV)/.installed: $(PROJECTS) | $(BIN)/python
 	$(call pip_install,bingo-scheduler and its plugins,-e . $(PLUGINS))
