@@ -3,6 +3,8 @@
 Precedence: defaults < file < environment (``BINGO_<SECTION>__<KEY>``) < overrides
 (``section.key`` → value, the command line's ``--set``). Every error is one line naming the
 key in its YAML spelling, the value and what was expected, plus where the value came from.
+Secrets are never shown: the value of a secret key (``server.key``, any ``password``,
+``dashboard.readOnlyKey``) is ``***``, and so is the password of any URL in a message.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
-from .settings import Settings
+from .settings import Settings, is_secret_key, mask_secrets
 
 #: The file used when no path is given and ``$BINGO_CONFIG`` is not set.
 DEFAULT_CONFIG_PATH = Path("config") / "bingo-scheduler.yaml"
@@ -331,7 +333,7 @@ def _expected(error: Mapping[str, Any]) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value)
+    text = mask_secrets(repr(value))  # before cutting: a cut URL would keep its password
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -375,10 +377,18 @@ def _describe(
         text = f"unknown key{known}"
     else:
         value = ctx.get("value") if at else error.get("input")
-        # A whole section is not repeated (it may hold secrets).
-        shown = "section" if isinstance(value, Mapping) and value else _show(value)
-        text = f"{shown} is not valid: {_expected(error)}"
-    return key, f"config key {key}: {text}{_source(sources, key_for_source)}"
+        expected = _expected(error)
+        if is_secret_key(key):
+            shown = "***"
+            if isinstance(value, str) and value:
+                expected = expected.replace(value, "***")
+        elif isinstance(value, Mapping) and value:
+            shown = "section"  # a whole section is not repeated (it may hold secrets)
+        else:
+            shown = _show(value)
+        text = f"{shown} is not valid: {expected}"
+    line = f"config key {key}: {text}{_source(sources, key_for_source)}"
+    return key, mask_secrets(line)
 
 
 def describe_validation_error(

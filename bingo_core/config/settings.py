@@ -8,7 +8,10 @@ float seconds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+import logging
+import re
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,6 +35,28 @@ from ..errors import ConfigError
 
 #: The store used when neither ``database.url`` nor a ``mysql`` section is configured.
 DEFAULT_SQLITE_URL = "sqlite:///storage/bingo.db"
+
+log = logging.getLogger("bingo.config")
+
+#: ``scheme://user:password@`` in any text; group 1 keeps all but the password.
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)[^\s'\"]+@", re.IGNORECASE)
+#: ``password=value`` in a URL query (redis-py and some drivers read it there).
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&\s'\"]*", re.IGNORECASE)
+#: Last key parts whose values are secrets (compared lower case, without ``_``).
+_SECRET_NAMES = frozenset({"key", "password", "passwd", "pwd", "secret", "token"})
+_SECRET_ENDINGS = ("password", "secret", "token", "apikey", "privatekey", "readonlykey")
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with the password of every URL in it masked: ``redis://:***@host``."""
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
+
+
+def is_secret_key(key: str) -> bool:
+    """Whether the dotted config ``key`` holds a secret (``server.key``, any ``password``,
+    ``dashboard.readOnlyKey``, ``plugins.<name>.apiKey``): its value is never shown."""
+    last = re.sub(r"\[\d+\]$", "", key).rsplit(".", 1)[-1].replace("_", "").lower()
+    return last in _SECRET_NAMES or last.endswith(_SECRET_ENDINGS)
 
 
 def fail(expected: str, *, at: str = "", value: Any = None) -> PydanticCustomError:
@@ -288,6 +313,8 @@ class WorkerSettings(Section):
     archive_max_age: Duration = 90 * 86400.0
     idempotency_ttl: Duration = 7 * 86400.0
     recover_interval: PositiveDuration = 1.0
+    #: Largest handler result kept with a completed task (bytes of JSON); 0 keeps none.
+    max_result_size: Whole = Field(default=1 << 20, ge=0)
 
     @property
     def heartbeat_interval(self) -> float:
@@ -321,28 +348,23 @@ def _plugins(value: object) -> object:
 
 
 def _schedules(value: object) -> object:
+    """The ``schedules`` list with mapping keys as strings and an empty payload filled in.
+
+    Items are not validated here: a bad item is skipped by name, with one error line, when
+    the entries are built (:func:`bingo_core.scheduler.entries.config_entries`), so one bad
+    item never stops the config from loading. Only a value that is not a list fails it.
+    """
     if value is None:
         return []
     if not isinstance(value, list):
         return value
-    out: list[dict[str, Any]] = []
-    for i, item in enumerate(value):
-        if not isinstance(item, Mapping):
-            raise fail("expected a mapping with spec and type", at=f"[{i}]", value=item)
-        entry = {str(k): v for k, v in item.items()}
-        for key in ("spec", "type"):
-            if key not in entry:
-                raise PydanticCustomError("missing", "required", {"at": f"[{i}].{key}"})
-            if not isinstance(entry[key], str) or not entry[key].strip():
-                raise fail("expected a non-empty string", at=f"[{i}].{key}", value=entry[key])
-        if "name" in entry and not isinstance(entry["name"], str):
-            raise fail("expected a string", at=f"[{i}].name", value=entry["name"])
-        entry.setdefault("payload", {})
-        if entry["payload"] is None:
-            entry["payload"] = {}
-        if not isinstance(entry["payload"], Mapping):
-            raise fail("expected a mapping", at=f"[{i}].payload", value=entry["payload"])
-        out.append(entry)
+    out: list[Any] = []
+    for item in value:
+        if isinstance(item, Mapping):
+            item = {str(k): v for k, v in item.items()}
+            if item.get("payload") is None:
+                item["payload"] = {}
+        out.append(item)
     return out
 
 
@@ -361,12 +383,12 @@ class Settings(Section):
     plugins: Annotated[dict[str, dict[str, Any]], BeforeValidator(_plugins)] = Field(
         default_factory=dict
     )
-    schedules: Annotated[list[dict[str, Any]], BeforeValidator(_schedules)] = Field(
-        default_factory=list
-    )
+    #: The YAML ``schedules:`` items as given (mappings, or anything a bad item holds).
+    schedules: Annotated[list[Any], BeforeValidator(_schedules)] = Field(default_factory=list)
 
     _plugin_settings: dict[str, Any] = PrivateAttr(default_factory=dict)
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
+    _warnings: list[str] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -386,6 +408,12 @@ class Settings(Section):
         return self
 
     @property
+    def warnings(self) -> list[str]:
+        """One line per setting that loads but is probably a mistake (a ``plugins.<name>``
+        section for a plugin that is not installed); each is logged when it is found."""
+        return self._warnings
+
+    @property
     def plugin_settings(self) -> dict[str, Any]:
         """Each plugin's validated settings (a model instance, or the raw mapping when the
         plugin registered no model), filled by :meth:`bind_plugin_settings`."""
@@ -400,11 +428,17 @@ class Settings(Section):
             return self.mysql.sqlalchemy_url()
         return DEFAULT_SQLITE_URL
 
-    def bind_plugin_settings(self, models: Mapping[str, type[BaseModel]]) -> dict[str, Any]:
+    def bind_plugin_settings(
+        self, models: Mapping[str, type[BaseModel]], installed: Iterable[str] | None = None
+    ) -> dict[str, Any]:
         """Validate each ``plugins.<name>`` section against the model its plugin registered.
 
         A section without a model is kept as a mapping; a model without a section gets its
         defaults. Raises :class:`ConfigError` naming ``plugins.<name>.<field>``.
+
+        A section that names no installed plugin gets one warning (logged, and kept in
+        :attr:`warnings`). ``installed`` names the installed plugins, loaded or broken; by
+        default, the entry points of the ``bingo.plugins`` group.
         """
         from .loader import describe_validation_error
 
@@ -422,12 +456,48 @@ class Settings(Section):
                 ) from None
         for name, section in sections.values():
             bound[name] = dict(section)
+        self._warn_unknown_plugins([name for name, _ in sections.values()], models, installed)
         self._plugin_settings = bound
         return bound
+
+    def _warn_unknown_plugins(
+        self,
+        names: list[str],
+        models: Mapping[str, type[BaseModel]],
+        installed: Iterable[str] | None,
+    ) -> None:
+        self._warnings = [w for w in self._warnings if not w.startswith("config key plugins.")]
+        if not names:
+            return
+        if installed is None:
+            installed = _entry_point_names()
+        known = {_plugin_key(n): n for n in [*installed, *models]}
+        for name in names:
+            if _plugin_key(name) in known:
+                continue
+            close = difflib.get_close_matches(_plugin_key(name), list(known), n=1)
+            hint = f"; did you mean {known[close[0]]}?" if close else ""
+            listed = ", ".join(sorted(known.values())) or "none"
+            line = (
+                f"config key plugins.{name}: no installed plugin is named {name!r} "
+                f"(installed: {listed}), so this section is not used{hint}"
+            )
+            if line not in self._warnings:
+                self._warnings.append(line)
+                log.warning("%s", line)
 
 
 def _plugin_key(name: str) -> str:
     return name.replace("-", "_").lower()
+
+
+def _entry_point_names() -> list[str]:
+    """Names of the installed plugins' entry points (group ``bingo.plugins``)."""
+    from importlib import metadata
+
+    from ..plugins.manager import ENTRY_POINT_GROUP
+
+    return [ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)]
 
 
 def _fold_keys(model: type[BaseModel], section: Mapping[str, Any]) -> dict[str, Any]:
