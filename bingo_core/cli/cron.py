@@ -2,18 +2,19 @@
 
 ``add`` validates a row exactly as the sync will (payload JSON, spec, known task type,
 payload model) and writes nothing when it is bad. The running daemons pick changes up
-within ``scheduler.sync_interval``, or at once on SIGUSR1.
+within ``scheduler.syncInterval``, or at once on SIGUSR1; each command says so after its
+change (a ``note`` in its JSON).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from ..durations import format_duration
 from ..errors import UsageError
+from . import cron_list, cron_next
 from .common import App, print_json
 
 if TYPE_CHECKING:  # the store (SQLAlchemy) is imported only when a command runs
@@ -28,18 +29,6 @@ LIMITS = {"name": 100, "type": 50, "spec": 100}
 _SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-def _optional_adder(module: str, function: str) -> Callable[[_SubParsers], None] | None:
-    """``function`` from the sibling ``module``, or None while that module does not exist."""
-    try:
-        found = importlib.import_module(f"{__package__}.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__package__}.{module}":
-            return None
-        raise
-    adder: Callable[[_SubParsers], None] = getattr(found, function)
-    return adder
-
-
 def register(subparsers: _SubParsers) -> None:
     """Add the ``cron`` command group."""
     cron = subparsers.add_parser(
@@ -48,10 +37,8 @@ def register(subparsers: _SubParsers) -> None:
         description="Manage the dynamic schedules stored in the sys_crontab table.",
     )
     cron_sub = cron.add_subparsers(title="actions", metavar="ACTION", required=True)
-    for module, function in (("cron_list", "add_list_parser"), ("cron_next", "add_next_parser")):
-        adder = _optional_adder(module, function)
-        if adder is not None:
-            adder(cron_sub)
+    cron_list.add_list_parser(cron_sub)
+    cron_next.add_next_parser(cron_sub)
 
     add = cron_sub.add_parser(
         "add",
@@ -107,6 +94,35 @@ def _show(row: CrontabRow) -> str:
     return f"sys_crontab row {row.id} {row.name!r}: {row.type} at {row.spec!r} ({state})"
 
 
+def _when_applied(app: App, verb: str) -> str:
+    """When running daemons see a change: ``verb`` is what they do with the row."""
+    scheduler = getattr(app.settings, "scheduler", None)
+    if scheduler is not None and not scheduler.enabled:
+        return (
+            f"daemons with this config do not run the scheduler (scheduler.enabled is false); "
+            f"one that does will {verb} it at its next sync"
+        )
+    interval = format_duration(float(getattr(scheduler, "sync_interval", 10.0)))
+    return (
+        f"running daemons {verb} it at their next sync (within {interval}), "
+        f"or now with: kill -USR1 <daemon pid>"
+    )
+
+
+def _command(app: App, *words: str) -> str:
+    config = f" -c {app.args.config}" if app.args.config else ""
+    return f"bingo-scheduler{config} {' '.join(words)}"
+
+
+def _report(app: App, data: dict[str, Any], line: str, note: str) -> None:
+    """Print the change: a line and the note on when daemons see it, or JSON with a note."""
+    if app.args.json:
+        print_json({**data, "note": note})
+    else:
+        print(line)
+        print(note)
+
+
 def _open(app: App) -> Store:
     from ..store import store_from_settings
 
@@ -133,10 +149,11 @@ def _add(app: App) -> int:
             DISABLED if args.disabled else ENABLED,
         )
         row = _require(store, row_id)
-    if args.json:
-        print_json(row.to_dict())
+    if row.enabled:
+        note = _when_applied(app, "start")
     else:
-        print(f"added {_show(row)}")
+        note = f"it does not run until enabled: {_command(app, 'cron', 'enable', str(row.id))}"
+    _report(app, row.to_dict(), f"added {_show(row)}", note)
     return 0
 
 
@@ -146,6 +163,7 @@ def _set_status(app: App, status: int) -> int:
         _require(store, args.id)
         store.set_status(args.id, status)
         row = _require(store, args.id)
+    note = _when_applied(app, "start" if status == ENABLED else "stop")
     if status == ENABLED:
         try:
             _validate(app, row.id, row.name, row.type, row.spec, row.payload)
@@ -154,10 +172,9 @@ def _set_status(app: App, status: int) -> int:
                 f"warning: sys_crontab row {row.id} will be skipped by the sync: {exc}",
                 file=sys.stderr,
             )
-    if args.json:
-        print_json(row.to_dict())
-    else:
-        print(f"{'enabled' if status == ENABLED else 'disabled'} {_show(row)}")
+            note = "the sync skips it until it is fixed"
+    line = f"{'enabled' if status == ENABLED else 'disabled'} {_show(row)}"
+    _report(app, row.to_dict(), line, note)
     return 0
 
 
@@ -175,8 +192,6 @@ def _delete(app: App) -> int:
         row = _require(store, args.id)
         if not store.delete(args.id):
             raise UsageError(f"sys_crontab row {args.id} does not exist")
-    if args.json:
-        print_json({**row.to_dict(), "deleted": True})
-    else:
-        print(f"deleted {_show(row)}")
+    note = _when_applied(app, "stop") if row.enabled else "it was not running (disabled)"
+    _report(app, {**row.to_dict(), "deleted": True}, f"deleted {_show(row)}", note)
     return 0

@@ -172,12 +172,21 @@ def test_add_enable_disable_delete(ready: Cli, db_path: Path) -> None:
         1,
     )
     assert row["created_at"] is not None
+    assert row["note"] == (
+        "running daemons start it at their next sync (within 10s), "
+        "or now with: kill -USR1 <daemon pid>"
+    )
     first = row["id"]
 
     plain = cli("cron", "add", "nightly", "task:daily-stats", "@every 1h30m", "--disabled")
     assert plain.code == 0, plain
-    assert "added sys_crontab row" in plain.out and "(disabled)" in plain.out
     second = first + 1
+    added_line, note = plain.out.splitlines()
+    assert added_line.startswith("added sys_crontab row") and "(disabled)" in added_line
+    assert (
+        note
+        == f"it does not run until enabled: bingo-scheduler -c {cli.config} cron enable {second}"
+    )
     assert table(db_path) == [
         (first, "Daily Statistics", "task:daily-stats", "0 1 * * *", '{"date":"today"}', 1),
         (second, "nightly", "task:daily-stats", "@every 1h30m", None, 0),
@@ -200,10 +209,17 @@ def test_add_enable_disable_delete(ready: Cli, db_path: Path) -> None:
     )
     assert enabled.code == 0, enabled
     assert enabled.json()["status"] == 1 and enabled.err == ""
+    assert enabled.json()["note"].startswith("running daemons start it at their next sync")
     assert disabled.code == 0, disabled
-    assert f"disabled sys_crontab row {first} 'Daily Statistics'" in disabled.out
+    assert disabled.out.splitlines() == [
+        f"disabled sys_crontab row {first} 'Daily Statistics': task:daily-stats at "
+        "'0 1 * * *' (disabled)",
+        "running daemons stop it at their next sync (within 10s), "
+        "or now with: kill -USR1 <daemon pid>",
+    ]
     assert warned.code == 0, warned
     assert f"enabled sys_crontab row {third} 'gone'" in warned.out
+    assert "the sync skips it until it is fixed" in warned.out
     assert f"warning: sys_crontab row {third} will be skipped by the sync" in warned.err
     assert "task:gone" in warned.err
     assert [r[5] for r in table(db_path)] == [0, 1, 1]
@@ -211,6 +227,18 @@ def test_add_enable_disable_delete(ready: Cli, db_path: Path) -> None:
     deleted = cli("cron", "delete", str(first), "--json")
     assert deleted.code == 0, deleted
     assert deleted.json()["deleted"] is True and deleted.json()["id"] == first
+    assert deleted.json()["note"] == "it was not running (disabled)"
+    running = cli("cron", "delete", str(second))
+    assert running.code == 0, running
+    assert running.out.splitlines()[1].startswith("running daemons stop it at their next sync")
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute(
+            "INSERT INTO sys_crontab (id, name, type, spec, status) "
+            "VALUES (?, 'nightly', 'task:daily-stats', '@every 1h30m', 0)",
+            (second,),
+        )
+    conn.close()
     assert [r[0] for r in table(db_path)] == [second, third]
 
     for run in cli.many([["cron", "delete", str(first)], ["cron", "enable", str(first)]]):
@@ -226,6 +254,65 @@ BAD_ROWS = {
     "model": (["bad field", "task:daily-stats", "@daily", "--payload", '{"limit": "x"}'], "limit"),
     "name-too-long": (["x" * 101, "task:daily-stats", "@daily"], "at most 100"),
 }
+
+
+def test_the_note_uses_the_configured_sync_interval(ready: Cli) -> None:
+    base = ready.config.read_text()
+    ready.config.write_text(base + "scheduler:\n  syncInterval: 1m30s\n")
+    run = ready("cron", "add", "stats", "task:daily-stats", "0 1 * * *")
+    assert run.code == 0, run
+    assert run.out.splitlines()[1] == (
+        "running daemons start it at their next sync (within 1m30s), "
+        "or now with: kill -USR1 <daemon pid>"
+    )
+    ready.config.write_text(base + "scheduler:\n  enabled: false\n")
+    run = ready("cron", "disable", "1")
+    assert run.code == 0, run
+    assert run.out.splitlines()[1] == (
+        "daemons with this config do not run the scheduler (scheduler.enabled is false); "
+        "one that does will stop it at its next sync"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "needles"),
+    [
+        (
+            "mysql+pymysql://root:s3cret@db:port/bingo",
+            [
+                "database.url 'mysql+pymysql://root:***@db:port/bingo'",
+                "the port 'port' is not a number",
+            ],
+        ),
+        (
+            "mysql+pymysql://root:s3cret@db:70000/bingo",
+            ["database.url 'mysql+pymysql://root:***@db:70000/bingo'", "not in 1-65535"],
+        ),
+        (
+            "mysql+pymysql://root:s3cret@127.0.0.1:1/bingo?conect_timeout=5",
+            ["unknown query parameter 'conect_timeout'", "did you mean connect_timeout?"],
+        ),
+        (
+            "mysql+pymysql://root:s3cret@127.0.0.1:1/bingo?connect_timeout=soon",
+            ["query parameter connect_timeout='soon' is not valid"],
+        ),
+        ("sqlite:///data/x.db?colour=red", ["unknown query parameter 'colour'", "pysqlite"]),
+        ("not a url at all", ["database.url 'not a url at all': not a URL (expected dialect+"]),
+    ],
+)
+def test_bad_database_url_is_one_line_without_the_password(
+    tmp_path: Path, url: str, needles: list[str]
+) -> None:
+    cli = Cli(tmp_path, url)
+    for run in cli.many(
+        [
+            ["db", "init"],
+            ["cron", "add", "a", "task:daily-stats", "@daily"],
+            ["cron", "enable", "1"],
+        ]
+    ):
+        assert_one_line_error(run, 2, "database.url", *needles)
+        assert "s3cret" not in run.err and run.out == ""
 
 
 def test_bad_rows_exit_2_and_write_nothing(ready: Cli, db_path: Path) -> None:
