@@ -42,10 +42,10 @@ import calendar
 import functools
 import math
 import re
-from fractions import Fraction
 import threading
 import time
 from datetime import UTC, date, datetime, tzinfo
+from fractions import Fraction
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

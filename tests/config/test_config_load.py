@@ -256,6 +256,29 @@ def test_schedules_are_kept_as_mappings(tmp_path: Path) -> None:
     ]
 
 
+def test_bad_schedules_items_are_kept_for_the_entries_to_report(tmp_path: Path) -> None:
+    # Each item is checked when the entries are built, which skips a bad one by name.
+    s = load_settings(
+        write(
+            tmp_path,
+            """\
+        schedules:
+          - "0 2 * * * task:daily-report"
+          - {name: listed, spec: "@daily", type: task:ping, payload: [1, 2]}
+          - {name: 7, spec: 5}
+          - null
+    """,
+        ),
+        env={},
+    )
+    assert s.schedules == [
+        "0 2 * * * task:daily-report",
+        {"name": "listed", "spec": "@daily", "type": "task:ping", "payload": [1, 2]},
+        {"name": 7, "spec": 5, "payload": {}},
+        None,
+    ]
+
+
 def test_settings_from_env_reach_a_real_redis(redis_server: Any) -> None:
     from bingo_core.broker.connection import make_sync
 

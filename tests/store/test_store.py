@@ -14,7 +14,7 @@ import pytest
 from rawdb import RawDB
 
 from bingo_core.config import load_settings
-from bingo_core.errors import ServiceUnavailable
+from bingo_core.errors import ConfigError, ServiceUnavailable, UsageError
 from bingo_core.store import DISABLED, ENABLED, Store, store_from_settings
 
 SEED_INSERT = """
@@ -248,6 +248,66 @@ def test_sqlite_unusable_path_is_a_service_error(tmp_path: Path) -> None:
     with pytest.raises(ServiceUnavailable) as info:
         Store(f"sqlite:///{blocker / 'sub' / 'bingo.db'}")
     assert "cannot create the folder" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "mysql+pymysql://root:s3cret@db:three/bingo",
+            "database.url 'mysql+pymysql://root:***@db:three/bingo': the port 'three' is not a "
+            "number (expected dialect+driver://user:password@host:port/database)",
+        ),
+        (
+            "mysql+pymysql://root:s3cret@db:0/bingo",
+            "database.url 'mysql+pymysql://root:***@db:0/bingo': the port 0 is not in 1-65535",
+        ),
+        (
+            "mysql+pymysql://root:s3cret@db/bingo?sslca=/etc/ca.pem",
+            "database.url 'mysql+pymysql://root:***@db/bingo?sslca=%2Fetc%2Fca.pem': unknown query "
+            "parameter 'sslca' for the pymysql driver (did you mean ssl_ca?)",
+        ),
+        (
+            "mysql+pymysql://root@db/bingo?password=s3cret&colour=red",
+            "database.url 'mysql+pymysql://root@db/bingo?colour=red&password=***': unknown "
+            "query parameter 'colour' for the pymysql driver (see the driver's connect() "
+            "arguments)",
+        ),
+        (
+            "mysql+pymysql://root:s3cret@db/bingo?read_timeout=soon",
+            "database.url 'mysql+pymysql://root:***@db/bingo?read_timeout=soon': query "
+            "parameter read_timeout='soon' is not valid: invalid literal for int() with base "
+            "10: 'soon'",
+        ),
+        (
+            "sqlite:///{tmp}/x.db?journal=wal",
+            "database.url 'sqlite:///{tmp}/x.db?journal=wal': unknown query parameter "
+            "'journal' (the pysqlite driver does not take it)",
+        ),
+        (
+            "s3cret",
+            "database.url 's3cret': not a URL "
+            "(expected dialect+driver://user:password@host:port/database)",
+        ),
+    ],
+)
+def test_a_database_url_that_cannot_work_is_one_config_line(
+    tmp_path: Path, url: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        Store(url.format(tmp=tmp_path))
+    assert str(info.value) == message.format(tmp=tmp_path)
+    assert isinstance(info.value, UsageError)
+    if url != "s3cret":
+        assert "s3cret" not in str(info.value)
+
+
+def test_known_query_parameters_still_work(tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 'x.db'}?timeout=3") as store:
+        store.init_schema()
+        assert store.rows() == []
+    with Store("mysql+pymysql://root:s3cret@db/bingo?connect_timeout=3&ssl_ca=/ca.pem") as store:
+        assert store.display_url.startswith("mysql+pymysql://root:***@db/bingo?")
 
 
 def test_store_from_the_seed_config_uses_its_mysql_pool(tmp_path: Path) -> None:
