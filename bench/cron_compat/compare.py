@@ -586,6 +586,14 @@ def report(
         f"by robfig only: "
         f"{sum(1 for c, ok in zip(cases, standard, strict=True) if ok and not c.mine.ok)}"
     )
+    both_kinds = collections.Counter(
+        c.kind for c, ok in zip(cases, standard, strict=True) if c.mine.ok and ok
+    )
+    print(
+        f"of those accepted by both: same fire times {both_kinds['same']}, "
+        f"dst {both_kinds['dst']}, every-phase {both_kinds['every-phase']}, "
+        f"unexplained {both_kinds['unexplained']}"
+    )
     six_kinds = collections.Counter(
         "same" if c.reason.startswith("6 fields") else c.kind for c in six
     )
