@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .context import TaskContext
 from .errors import BingoError, PayloadError, SkipRetry, TaskTimeout
 from .plugins.manager import hookimpl
-from .worker.context import TaskContext
 
 if TYPE_CHECKING:
     from .client import AsyncClient, Client

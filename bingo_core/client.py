@@ -5,23 +5,29 @@ Nothing is written to Redis unless every task of the call is valid.
 
 from __future__ import annotations
 
-import json
+import hashlib
+import logging
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from . import options as opts
-from .broker import AsyncBroker, Broker, Prepared, refusal
-from .broker.scripts import CHUNK
+from .broker import Prepared, refusal
+from .broker.scripts import CHUNK, ENQUEUED
 from .errors import BulkEnqueueError
-from .message import TaskInfo
+from .message import MessageTemplate, TaskInfo
 from .registry import Registry, TaskType
 
 if TYPE_CHECKING:
+    from .app import App
+    from .broker import AsyncBroker, Broker
     from .config import Settings
+
+log = logging.getLogger("bingo.client")
 
 #: One item of ``enqueue_many``: (type, payload) or (type, payload, options).
 BulkItem = tuple[str, Any] | tuple[str, Any, Mapping[str, Any]]
@@ -32,180 +38,199 @@ def new_id() -> str:
     return os.urandom(16).hex()
 
 
-class TaskBuilder:
-    """Turns (type, payload, options) into a :class:`Prepared` task and its info."""
+def unique_digest(task_type: str, payload_json: str) -> str:
+    """What makes two tasks identical for the ``unique`` option: type and payload."""
+    return hashlib.sha1(
+        task_type.encode() + b"\0" + payload_json.encode(), usedforsecurity=False
+    ).hexdigest()
 
-    def __init__(self, registry: Registry, prefix: str) -> None:
-        self.registry = registry
-        from .broker.keys import Keys
 
-        self.keys = Keys(prefix)
-        self._tails: dict[str, tuple[str, dict[str, Any]]] = {}
-        self._merged: dict[str, dict[str, Any]] = {}
+@dataclass(slots=True)
+class Template:
+    """A task type with one set of options, merged once: the defaults, the type's own and
+    the given ones. The client keeps one per type for calls without options; the
+    scheduler keeps one per schedule entry."""
 
-    def _tail(self, tt: TaskType, merged: dict[str, Any]) -> str:
-        backoff = merged["retry_backoff"]
-        fields = {
-            "type": tt.name,
-            "queue": merged["queue"],
-            "retry": merged["max_retry"],
-            "timeout": merged["timeout"],
-            "deadline": merged["deadline"],
-            "retention": merged["retention"],
-            "backoff": backoff if isinstance(backoff, int | float) else None,
-            "idempotent": merged["idempotent"],
-            "isolation": merged["isolation"],
-        }
-        return json.dumps(fields, separators=(",", ":"))[1:-1]
+    task_type: TaskType
+    options: dict[str, Any]
+    message: MessageTemplate
+    #: Generated id, run now, no unique lock: the fast enqueue script.
+    simple: bool
 
-    def _defaults(self, tt: TaskType) -> tuple[str, dict[str, Any]]:
-        cached = self._tails.get(tt.name)
-        if cached is None or cached[1] is not tt.options:
-            merged = {**opts.DEFAULTS, **tt.options}
-            cached = self._tails[tt.name] = (self._tail(tt, merged), tt.options)
-        return cached
+    @classmethod
+    def build(cls, tt: TaskType, given: Mapping[str, Any] | None = None) -> Template:
+        merged = {**opts.DEFAULTS, **tt.options, **(given or {})}
+        simple = (
+            not (merged["task_id"] or merged["process_at"] is not None or merged["process_in"])
+            and not merged["unique"]
+        )
+        return cls(tt, merged, MessageTemplate(tt.name, merged), simple)
 
-    def build(
+    def prepare(
         self,
-        task_type: str,
-        payload: Any,
-        options: Mapping[str, Any] | None = None,
+        payload_json: str,
+        now: float,
         *,
         source: str | None = None,
-        dedupe: tuple[str, int, float] | None = None,
-        payload_json: str | None = None,
-    ) -> tuple[Prepared, dict[str, Any]]:
-        """Validate and encode one task. ``dedupe`` is (entry key, fire time, TTL seconds).
-
-        Returns the task ready for the broker and its merged options (the task info's
-        fields). Raises :class:`UnknownTaskType`, :class:`PayloadError` or
-        :class:`OptionError`.
-        """
-        tt = self.registry.get(task_type)
-        if payload_json is None:
-            value = tt.validate_payload(payload)
-            payload_json = tt.dump_payload(value)
-            if isinstance(value, dict):
-                payload = value
-        if isinstance(payload, BaseModel):
-            payload = payload.model_dump(mode="json")
-        now = time.time()
-        if options:
-            given = opts.normalize(options, where=f"task {task_type!r}")
-            merged = {**opts.DEFAULTS, **tt.options, **given}
-            tail = self._tail(tt, merged)
-        else:
-            tail, _ = self._defaults(tt)
-            merged = self._merged.get(task_type) or self._merge(tt)
+        dedupe: tuple[str, float, float] | None = None,
+    ) -> Prepared:
+        """One task of this template. ``dedupe`` is (entry key, fire time, TTL seconds)."""
+        merged = self.options
         task_id = merged["task_id"] or new_id()
-        queue = merged["queue"]
         process_at = 0.0
         if merged["process_at"] is not None:
             process_at = float(merged["process_at"])
         elif merged["process_in"]:
             process_at = now + float(merged["process_in"])
-        unique_key, unique_ttl = "", 0
+        unique, unique_ttl = "", 0
         if merged["unique"]:
-            unique_key = self.keys.queue(queue).unique(task_type, payload_json)
+            unique = unique_digest(self.task_type.name, payload_json)
             unique_ttl = max(1, int(merged["unique"] * 1000))
-            tail += ',"unique_key":' + json.dumps(unique_key)
-        if source:
-            tail += ',"source":' + json.dumps(source)
-        msg = f'{{"id":"{task_id}","enqueued_at":{now!r},"payload":{payload_json},{tail}}}'
-        prepared = Prepared(queue, task_id, msg, process_at, unique_key, unique_ttl)
+        msg = self.message.encode(task_id, now, payload_json, unique, source)
+        prepared = Prepared(self.message.queue, task_id, msg, process_at, unique, unique_ttl)
         if dedupe is not None:
             entry_key, fire_time, ttl = dedupe
-            prepared.dedupe_key = self.keys.queue(queue).tick(entry_key, fire_time)
+            prepared.dedupe_entry = entry_key
+            prepared.dedupe_ms = round(fire_time * 1000)
             prepared.dedupe_ttl_ms = max(1000, int(ttl * 1000))
-        prepared.simple = not (merged["task_id"] or process_at or unique_key or dedupe)
-        return prepared, {
-            **merged,
-            "_enqueued_at": now,
-            "_payload": payload,
-            "_type": task_type,
-            "_source": source,
-        }
+        prepared.simple = self.simple and dedupe is None
+        return prepared
+
+    def info(self, prepared: Prepared, payload: Any, now: float, source: str | None) -> TaskInfo:
+        """The :class:`TaskInfo` of a task just prepared (no decoding of its message)."""
+        merged = self.options
+        return TaskInfo(
+            id=prepared.id,
+            type=self.task_type.name,
+            queue=prepared.queue,
+            state="scheduled" if prepared.process_at else "pending",
+            payload=payload,
+            max_retry=merged["max_retry"],
+            timeout=merged["timeout"],
+            deadline=merged["deadline"],
+            retention=merged["retention"],
+            unique_key=prepared.unique or None,
+            enqueued_at=now,
+            process_at=prepared.process_at or None,
+            idempotent=merged["idempotent"],
+            source=source,
+        )
+
+
+@dataclass(slots=True)
+class Tick:
+    """One scheduler tick to enqueue: an entry's template, its payload and fire time."""
+
+    template: Template
+    payload_json: str
+    entry_key: str
+    fire_time: float
+    dedupe_ttl: float
+
+
+@dataclass(slots=True)
+class TickResult:
+    """What became of one tick: ``task_id`` is the task enqueued for it, by this call
+    (``enqueued``) or before, by another daemon (``duplicate``); ``error`` otherwise."""
+
+    task_id: str
+    enqueued: bool = False
+    duplicate: bool = False
+    error: str = ""
+
+
+class TaskBuilder:
+    """Turns (type, payload, options) into :class:`Prepared` tasks."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._templates: dict[str, Template] = {}
+
+    def template(
+        self,
+        task_type: str | TaskType,
+        options: Mapping[str, Any] | None = None,
+        *,
+        where: str = "",
+    ) -> Template:
+        """The merged options of a type (cached when no options are given). Raises
+        :class:`UnknownTaskType` or :class:`OptionError`."""
+        tt = task_type if isinstance(task_type, TaskType) else self.registry.get(task_type)
+        if options:
+            given = opts.normalize(options, where=where or f"task {tt.name!r}")
+            return Template.build(tt, given)
+        cached = self._templates.get(tt.name)
+        if cached is None or cached.task_type is not tt:
+            cached = self._templates[tt.name] = Template.build(tt)
+        return cached
+
+    def build(
+        self, task_type: str, payload: Any, options: Mapping[str, Any] | None = None
+    ) -> tuple[Prepared, TaskInfo]:
+        """Validate and encode one task; return it and its info. Raises
+        :class:`UnknownTaskType`, :class:`PayloadError` or :class:`OptionError`."""
+        template = self.template(task_type, options)
+        tt = template.task_type
+        value = tt.validate_payload(payload)
+        payload_json = tt.dump_payload(value)
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json")
+        now = time.time()
+        prepared = template.prepare(payload_json, now)
+        return prepared, template.info(prepared, value, now, None)
 
     def build_bulk(self, items: Iterable[BulkItem]) -> Iterator[list[Prepared]]:
         """Validate every item first, then yield the encoded tasks in chunks.
 
-        Items without options take a lean path (one timestamp for the batch, the type's
-        cached message tail), which is what makes bulk enqueue fast.
+        Items without options share one timestamp and their type's cached template,
+        which is what makes bulk enqueue fast.
         """
-        checked: list[tuple[TaskType | None, Any, Any, Mapping[str, Any] | None]] = []
-        get = self.registry.get
+        checked: list[tuple[Template, str]] = []
         for item in items:
             options = item[2] if len(item) == 3 else None
-            if options:
-                checked.append((None, item[0], item[1], options))
-                continue
-            known = get(item[0])
-            checked.append(
-                (known, item[0], known.dump_payload(known.validate_payload(item[1])), None)
-            )
-        for maybe, name, payload, options in checked:
-            if maybe is None:  # check options (and payloads) of the slow items up front too
-                self.build(name, payload, options)
-        now = repr(time.time())
+            template = self.template(item[0], options)
+            tt = template.task_type
+            checked.append((template, tt.dump_payload(tt.validate_payload(item[1]))))
+        now = time.time()
         chunk: list[Prepared] = []
-        for maybe, name, payload, options in checked:
-            if maybe is None:
-                chunk.append(self.build(name, payload, options)[0])
-            else:
-                tt = maybe
-                tail = self._defaults(tt)[0]
-                merged = self._merged.get(name) or self._merge(tt)
+        for template, payload_json in checked:
+            if template.simple:
                 task_id = os.urandom(16).hex()
-                msg = f'{{"id":"{task_id}","enqueued_at":{now},"payload":{payload},{tail}}}'
-                chunk.append(Prepared(merged["queue"], task_id, msg, simple=True))
+                msg = template.message.encode(task_id, now, payload_json)
+                chunk.append(Prepared(template.message.queue, task_id, msg, simple=True))
+            else:
+                chunk.append(template.prepare(payload_json, now))
             if len(chunk) == CHUNK:
                 yield chunk
                 chunk = []
         if chunk:
             yield chunk
 
-    def _merge(self, tt: TaskType) -> dict[str, Any]:
-        merged = self._merged[tt.name] = {**opts.DEFAULTS, **tt.options}
-        return merged
 
-    @staticmethod
-    def info(prepared: Prepared, merged: dict[str, Any]) -> TaskInfo:
-        """The :class:`TaskInfo` of a task just built (no decoding of its message)."""
-        return TaskInfo(
-            id=prepared.id,
-            type=merged["_type"],
-            queue=prepared.queue,
-            state="scheduled" if prepared.process_at else "pending",
-            payload=merged["_payload"],
-            max_retry=merged["max_retry"],
-            timeout=merged["timeout"],
-            deadline=merged["deadline"],
-            retention=merged["retention"],
-            unique_key=prepared.unique_key or None,
-            enqueued_at=merged["_enqueued_at"],
-            process_at=prepared.process_at or None,
-            idempotent=merged["idempotent"],
-            source=merged["_source"],
-        )
+def _tick_results(
+    ticks: Sequence[Tick], prepared: Sequence[Prepared], codes: Sequence[Any]
+) -> list[TickResult]:
+    out = []
+    for p, code in zip(prepared, codes, strict=True):
+        if code == ENQUEUED:
+            out.append(TickResult(p.id, enqueued=True))
+        elif isinstance(code, str):
+            out.append(TickResult(code, duplicate=True))
+        else:
+            out.append(TickResult("", error=str(refusal(code, p))))
+    return out
 
 
-def _registry_from(settings: Settings | None) -> Registry:
-    from .plugins import load_plugins
+def _app_for(settings: Settings | None, redis_url: str | None, registry: Registry | None) -> App:
+    from .app import App
 
-    _, registry = load_plugins()
-    return registry
-
-
-def _redis_settings(settings: Settings | None, redis_url: str | None) -> Any:
-    if settings is None:
-        from .config import load_settings
-
-        overrides = {"redis.url": redis_url} if redis_url else None
-        settings = load_settings(None, overrides=overrides)
-    elif redis_url:
+    if settings is not None and redis_url:
         settings = settings.model_copy(deep=True)
         settings.redis.url = redis_url
-    return settings
+        return App(settings, registry=registry)
+    if settings is None and redis_url:
+        return App(overrides={"redis.url": redis_url}, registry=registry)
+    return App(settings, registry=registry)
 
 
 class Client:
@@ -213,7 +238,7 @@ class Client:
 
     ``Client()`` reads the config the CLI would (``$BINGO_CONFIG`` or
     ``config/bingo-scheduler.yaml``) and the installed plugins; pass ``settings``,
-    ``redis_url`` or ``registry`` to choose them.
+    ``redis_url`` or ``registry`` to choose them, or ``app`` to share one.
     """
 
     def __init__(
@@ -223,24 +248,43 @@ class Client:
         redis_url: str | None = None,
         registry: Registry | None = None,
         broker: Broker | None = None,
+        app: App | None = None,
     ) -> None:
-        self.settings = _redis_settings(settings, redis_url)
-        self.registry = registry if registry is not None else _registry_from(self.settings)
-        self.broker = broker if broker is not None else Broker(self.settings.redis)
-        self.builder = TaskBuilder(self.registry, self.settings.redis.prefix)
+        self.app = app if app is not None else _app_for(settings, redis_url, registry)
+        self._own_app = app is None
+        self.settings = self.app.settings
+        self.registry = self.app.registry
+        self.broker = broker if broker is not None else self.app.broker
+        self.builder = TaskBuilder(self.registry)
+        #: Warnings given so far (a queue no live worker consumes), each logged once.
+        self.warnings: list[str] = []
+        self._looked_at: set[str] = set()
 
     def enqueue(self, task_type: str, payload: Any = None, **options: Any) -> TaskInfo:
         """Validate and enqueue one task; return its info.
 
         Raises :class:`PayloadError`, :class:`UnknownTaskType`, :class:`OptionError` before
         anything is written, :class:`DuplicateTaskError` / :class:`UniqueTaskError` when
-        Redis refuses it, :class:`ServiceUnavailable` when Redis does not answer.
+        Redis refuses it, :class:`ServiceUnavailable` when Redis does not answer. The
+        first task for a queue that no live worker consumes logs one warning.
         """
-        prepared, merged = self.builder.build(task_type, payload, options)
+        prepared, info = self.builder.build(task_type, payload, options)
         code = self.broker.enqueue([prepared])[0]
-        if code != 1:
+        if code != ENQUEUED:
             raise refusal(code, prepared)
-        return self.builder.info(prepared, merged)
+        if prepared.queue not in self._looked_at:
+            self._look_at(prepared.queue)
+        return info
+
+    def _look_at(self, queue: str) -> None:
+        self._looked_at.add(queue)
+        if queue in self.app.inspector.unserved([queue]):
+            text = (
+                f"no live worker consumes queue {queue!r}: the task waits until a worker "
+                f"lists it in worker.queues"
+            )
+            self.warnings.append(text)
+            log.warning("%s", text)
 
     def enqueue_many(self, items: Iterable[BulkItem]) -> list[str]:
         """Validate every item, then enqueue them all in one streamed round trip.
@@ -261,14 +305,16 @@ class Client:
         refused: dict[int, str] = {}
         for i, (p, code) in enumerate(zip(prepared, codes, strict=True)):
             ids.append(p.id)
-            if code != 1:
+            if code != ENQUEUED:
                 refused[i] = str(refusal(code, p))
         if refused:
             raise BulkEnqueueError(ids, refused)
         return ids
 
     def close(self) -> None:
-        self.broker.close()
+        """Close the connections (of the app this client made itself)."""
+        if self._own_app:
+            self.app.close()
 
     def __enter__(self) -> Client:
         return self
@@ -280,19 +326,41 @@ class Client:
 class AsyncClient:
     """The asyncio twin of :class:`Client` (used by the scheduler and async programs)."""
 
-    def __init__(self, settings: Settings, registry: Registry, broker: AsyncBroker) -> None:
-        self.settings = settings
-        self.registry = registry
-        self.broker = broker
-        self.builder = TaskBuilder(registry, settings.redis.prefix)
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        registry: Registry | None = None,
+        broker: AsyncBroker | None = None,
+        *,
+        app: App | None = None,
+    ) -> None:
+        self.app = app if app is not None else _app_for(settings, None, registry)
+        self.settings = self.app.settings
+        self.registry = self.app.registry
+        self.broker = broker if broker is not None else self.app.async_broker()
+        self.builder = TaskBuilder(self.registry)
 
     async def enqueue(self, task_type: str, payload: Any = None, **options: Any) -> TaskInfo:
-        prepared, merged = self.builder.build(task_type, payload, options)
+        """Validate and enqueue one task; return its info (see :meth:`Client.enqueue`)."""
+        prepared, info = self.builder.build(task_type, payload, options)
         code = (await self.broker.enqueue([prepared]))[0]
-        if code != 1:
+        if code != ENQUEUED:
             raise refusal(code, prepared)
-        return self.builder.info(prepared, merged)
+        return info
 
-    async def enqueue_prepared(self, prepared: list[Prepared]) -> list[int]:
-        """Enqueue tasks built with ``self.builder``; return the script codes."""
-        return await self.broker.enqueue(prepared)
+    async def enqueue_ticks(self, ticks: Sequence[Tick]) -> list[TickResult]:
+        """Enqueue scheduler ticks in one round trip, each at most once: a tick whose
+        ``(entry, fire time)`` was enqueued before (by any daemon) is refused and its
+        task id returned instead. One result per tick, in order."""
+        now = time.time()
+        prepared = [
+            t.template.prepare(
+                t.payload_json,
+                now,
+                source=t.entry_key,
+                dedupe=(t.entry_key, t.fire_time, t.dedupe_ttl),
+            )
+            for t in ticks
+        ]
+        codes = await self.broker.enqueue(prepared) if prepared else []
+        return _tick_results(ticks, prepared, codes)

@@ -14,11 +14,10 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
-from .broker import AsyncBroker
 from .config import setup_logging
 
 if TYPE_CHECKING:
-    from .cli.common import App
+    from .app import App
 
 log = logging.getLogger("bingo.daemon")
 
@@ -26,10 +25,10 @@ log = logging.getLogger("bingo.daemon")
 def _children(app: App, count: int) -> list[subprocess.Popen[bytes]]:
     """Start ``count`` worker-only copies of this daemon."""
     cmd = [sys.executable, "-m", "bingo_core.cli.main"]
-    if app.args.config:
-        cmd += ["-c", app.args.config]
-    for item in app.args.sets:
-        cmd += ["--set", item]
+    if app.config_path:
+        cmd += ["-c", app.config_path]
+    for key, value in app.overrides.items():
+        cmd += ["--set", f"{key}={value}"]
     cmd += ["--no-scheduler", "--no-dashboard", "--set", "worker.processes=1"]
     return [subprocess.Popen(cmd) for _ in range(count)]
 
@@ -37,47 +36,33 @@ def _children(app: App, count: int) -> list[subprocess.Popen[bytes]]:
 async def _serve(app: App) -> None:
     settings = app.settings
     args = app.args
-    registry, manager = app.registry, app.manager
-    broker = AsyncBroker(settings.redis)
+    broker = app.async_broker()
     await broker.ping()  # one clear line and exit 1 when Redis is not there
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     services: list[Any] = []
-    if not args.no_scheduler and settings.scheduler.enabled:
-        try:
-            from .scheduler.service import SchedulerService
-        except ImportError as exc:  # pragma: no cover - the scheduler ships with the core
-            log.error("scheduler unavailable: %s", exc)
-        else:
-            service = SchedulerService(settings, registry, manager, broker)
-            await service.start()
-            services.append(service)
-            loop.add_signal_handler(signal.SIGUSR1, service.trigger_sync)
+    if not getattr(args, "no_scheduler", False) and settings.scheduler.enabled:
+        from .scheduler.service import SchedulerService
+
+        service = SchedulerService(app)
+        await service.start()
+        services.append(service)
+        loop.add_signal_handler(signal.SIGUSR1, service.trigger_sync)
     tasks = []
-    if not args.no_worker:
+    run_worker = not getattr(args, "no_worker", False)
+    if run_worker:
         from .worker import Worker
 
-        worker = Worker(settings, registry, manager)
+        worker = Worker(app)
         tasks.append(asyncio.create_task(worker.run(stop), name="bingo-worker"))
-    if not args.no_dashboard and settings.feature.queue_dash and settings.dashboard.enabled:
-        try:
-            from .dashboard.server import serve_dashboard
-        except ImportError:
-            log.warning(
-                "feature.queueDash is on but the dashboard is not part of this "
-                "build; serving nothing on %s",
-                settings.server.addr,
-            )
-        else:
-            tasks.append(asyncio.create_task(serve_dashboard(app, stop), name="bingo-dash"))
-    manager.hook.bingo_startup(settings=settings)
+    app.manager.notify("bingo_startup", settings=settings)
     log.info(
         "bingo-scheduler started: pid=%d scheduler=%s worker=%s",
         os.getpid(),
         bool(services),
-        not args.no_worker,
+        run_worker,
     )
     try:
         if tasks:
@@ -87,8 +72,8 @@ async def _serve(app: App) -> None:
     finally:
         for service in services:
             await service.stop()
-        manager.hook.bingo_shutdown(settings=settings)
-        await broker.close()
+        app.manager.notify("bingo_shutdown", settings=settings)
+        await app.aclose()
         log.info("bingo-scheduler stopped")
 
 
@@ -98,7 +83,7 @@ def run_daemon(app: App) -> int:
     setup_logging(settings.log)
     app.manager  # noqa: B018 - load the plugins now, so broken ones are logged at start
     children = []
-    if settings.worker.processes > 1 and not app.args.no_worker:
+    if settings.worker.processes > 1 and not getattr(app.args, "no_worker", False):
         children = _children(app, settings.worker.processes - 1)
     try:
         asyncio.run(_serve(app))

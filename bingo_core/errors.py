@@ -100,3 +100,11 @@ class TaskTimeout(BingoError):
 
 class MalformedTask(BingoError):
     """A message in Redis could not be decoded."""
+
+
+class MalformedKey(BingoError):
+    """A key in Redis holds the wrong type or data (names the key); never fatal."""
+
+
+class QueueNotEmpty(UsageError):
+    """A queue that still holds tasks cannot be deleted without ``force``."""

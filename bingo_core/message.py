@@ -1,19 +1,25 @@
-"""The task message stored in Redis, and :class:`TaskInfo`, what callers see of a task.
+"""The task message stored in Redis (:class:`TaskMessage`), and :class:`TaskInfo`, what
+callers see of a task.
 
-A task is a Redis hash ``P:{q}:t:<id>``; its ``msg`` field is this JSON object, written
+A task is a Redis hash ``P:{q}:t:<id>``; its ``msg`` field is the message's JSON, written
 once at enqueue and never changed::
 
     {"id": "...", "enqueued_at": 1767225600.0, "payload": {...}, "type": "task:x",
-     "queue": "default", "retry": 25, "timeout": 1800.0, "deadline": null,
-     "retention": 0.0, "unique_key": null, "backoff": null, "idempotent": false,
-     "isolation": "thread", "source": null}
+     "queue": "default", "max_retry": 25, "timeout": 1800.0, "deadline": null,
+     "retention": 0.0, "retry_backoff": null, "idempotent": false,
+     "isolation": "thread", "unique_key": "...", "source": "..."}
 
-The mutable parts (``state``, ``retried``, ``error``, ``failed_at``, ...) are separate
-hash fields so state changes never rewrite the message.
+(``unique_key`` and ``source`` only when set.) The mutable parts (``state``, ``retried``,
+``error``, ``failed_at``, ``result``, ...) are separate hash fields so state changes never
+rewrite the message. This module is the only place that knows the format: the client and
+the scheduler encode through :class:`MessageTemplate`, the worker and the inspector
+decode with :meth:`TaskMessage.decode`.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -21,23 +27,132 @@ from pydantic_core import from_json
 
 from .errors import MalformedTask
 
-REQUIRED = ("id", "type", "queue", "payload", "retry")
+#: The option fields every message carries, in their order, with their defaults.
+OPTION_FIELDS: dict[str, Any] = {
+    "max_retry": 25,
+    "timeout": 1800.0,
+    "deadline": None,
+    "retention": 0.0,
+    "retry_backoff": None,
+    "idempotent": False,
+    "isolation": "thread",
+}
+REQUIRED = ("id", "type", "queue", "payload", "max_retry")
 
 
-def decode(raw: bytes | str) -> dict[str, Any]:
-    """Decode a message, raising :class:`MalformedTask` with the reason."""
-    try:
-        msg = from_json(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedTask(f"message is not valid JSON: {exc}") from None
-    if not isinstance(msg, dict):
-        raise MalformedTask("message is not a JSON object")
-    missing = [k for k in REQUIRED if k not in msg]
-    if missing:
-        raise MalformedTask(f"message lacks field(s) {', '.join(missing)}")
-    if not isinstance(msg["type"], str) or not isinstance(msg["retry"], int):
-        raise MalformedTask("message field type or retry has the wrong type")
-    return msg
+class MessageTemplate:
+    """The fixed part of every message of one task type with one set of options
+    (type, queue and the option fields), encoded once and reused for each task.
+
+    ``options`` are merged task options (:mod:`bingo_core.options` names); a callable
+    ``retry_backoff`` stays with the task type and is not stored in the message.
+    """
+
+    __slots__ = ("queue", "tail", "type")
+
+    def __init__(self, task_type: str, options: Mapping[str, Any]) -> None:
+        self.type = task_type
+        self.queue: str = options["queue"]
+        fields: dict[str, Any] = {"type": task_type, "queue": self.queue}
+        for name in OPTION_FIELDS:
+            value = options.get(name, OPTION_FIELDS[name])
+            if name == "retry_backoff" and not isinstance(value, int | float):
+                value = None
+            fields[name] = value
+        self.tail = json.dumps(fields, separators=(",", ":"))[1:-1]
+
+    def encode(
+        self,
+        task_id: str,
+        enqueued_at: float,
+        payload_json: str,
+        unique_key: str = "",
+        source: str | None = None,
+    ) -> str:
+        """The message's JSON (``payload_json`` is the payload already encoded)."""
+        extra = ""
+        if unique_key:
+            extra += ',"unique_key":' + json.dumps(unique_key)
+        if source:
+            extra += ',"source":' + json.dumps(source)
+        return (
+            f'{{"id":"{task_id}","enqueued_at":{enqueued_at!r},'
+            f'"payload":{payload_json},{self.tail}{extra}}}'
+        )
+
+
+@dataclass(slots=True)
+class TaskMessage:
+    """One task's immutable message, as stored in the task hash's ``msg`` field."""
+
+    id: str
+    type: str
+    queue: str
+    payload: Any
+    max_retry: int = 25
+    timeout: float = 1800.0
+    deadline: float | None = None
+    retention: float = 0.0
+    retry_backoff: float | None = None
+    idempotent: bool = False
+    isolation: str = "thread"
+    unique_key: str | None = None
+    source: str | None = None
+    enqueued_at: float = 0.0
+
+    def encode(self) -> str:
+        """The message's JSON."""
+        options = {name: getattr(self, name) for name in OPTION_FIELDS}
+        template = MessageTemplate(self.type, {"queue": self.queue, **options})
+        payload = json.dumps(self.payload, separators=(",", ":"))
+        return template.encode(
+            self.id, self.enqueued_at, payload, self.unique_key or "", self.source
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> TaskMessage:
+        """Decode a message, raising :class:`MalformedTask` with the reason."""
+        try:
+            data = from_json(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedTask(f"message is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise MalformedTask("message is not a JSON object")
+        missing = [k for k in REQUIRED if k not in data]
+        if missing:
+            raise MalformedTask(f"message lacks field(s) {', '.join(missing)}")
+        try:
+            msg = cls(
+                id=data["id"],
+                type=data["type"],
+                queue=data["queue"],
+                payload=data["payload"],
+                max_retry=data["max_retry"],
+                timeout=float(data.get("timeout") or 0.0),
+                deadline=_opt_float(data.get("deadline")),
+                retention=float(data.get("retention") or 0.0),
+                retry_backoff=_opt_float(data.get("retry_backoff")),
+                idempotent=data.get("idempotent") is True,
+                isolation=data.get("isolation") or "thread",
+                unique_key=data.get("unique_key"),
+                source=data.get("source"),
+                enqueued_at=float(data.get("enqueued_at") or 0.0),
+            )
+        except (TypeError, ValueError) as exc:
+            raise MalformedTask(f"message has a field of the wrong type: {exc}") from None
+        if (
+            not isinstance(msg.id, str)
+            or not isinstance(msg.type, str)
+            or not isinstance(msg.queue, str)
+            or not isinstance(msg.max_retry, int)
+            or isinstance(msg.max_retry, bool)
+        ):
+            raise MalformedTask("message field id, type, queue or max_retry has the wrong type")
+        return msg
+
+
+def _opt_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _text(value: Any) -> str:
@@ -71,29 +186,34 @@ class TaskInfo:
     unique_key: str | None = None
     enqueued_at: float | None = None
     process_at: float | None = None
+    started_at: float | None = None
     failed_at: float | None = None
     completed_at: float | None = None
     idempotent: bool = False
     source: str | None = None
+    worker: str | None = None
+    #: The handler's return value while the completed task is retained (JSON data).
+    result: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_message(cls, msg: dict[str, Any], state: str, retried: int = 0) -> TaskInfo:
+    def from_message(cls, msg: TaskMessage, state: str, retried: int = 0) -> TaskInfo:
+        """The info of a decoded message in ``state``."""
         return cls(
-            id=msg["id"],
-            type=msg["type"],
-            queue=msg["queue"],
+            id=msg.id,
+            type=msg.type,
+            queue=msg.queue,
             state=state,
-            payload=msg.get("payload"),
-            max_retry=int(msg.get("retry", 0)),
+            payload=msg.payload,
+            max_retry=msg.max_retry,
             retried=retried,
-            timeout=float(msg.get("timeout") or 0),
-            deadline=msg.get("deadline"),
-            retention=float(msg.get("retention") or 0),
-            unique_key=msg.get("unique_key"),
-            enqueued_at=msg.get("enqueued_at"),
-            idempotent=bool(msg.get("idempotent")),
-            source=msg.get("source"),
+            timeout=msg.timeout,
+            deadline=msg.deadline,
+            retention=msg.retention,
+            unique_key=msg.unique_key,
+            enqueued_at=msg.enqueued_at or None,
+            idempotent=msg.idempotent,
+            source=msg.source,
         )
 
     @classmethod
@@ -103,7 +223,7 @@ class TaskInfo:
         state = _text(data.get("state", "unknown"))
         retried = int(_num(data.get("retried")) or 0)
         try:
-            info = cls.from_message(decode(data.get("msg", b"")), state, retried)
+            info = cls.from_message(TaskMessage.decode(data.get("msg", b"")), state, retried)
         except MalformedTask as exc:
             info = cls(
                 id=task_id,
@@ -116,11 +236,21 @@ class TaskInfo:
         if data.get("error"):
             info.error = _text(data["error"])
         info.process_at = _num(data.get("process_at"))
+        info.started_at = _num(data.get("started_at"))
         info.failed_at = _num(data.get("failed_at"))
         info.completed_at = _num(data.get("completed_at"))
+        if data.get("worker"):
+            info.worker = _text(data["worker"])
+        raw_result = data.get("result")
+        if raw_result is not None:
+            try:
+                info.result = from_json(raw_result)
+            except ValueError:
+                info.result = _text(raw_result)
         return info
 
     def to_dict(self) -> dict[str, Any]:
+        """The info as JSON-ready data."""
         out = asdict(self)
         out.pop("extra")
         return out

@@ -153,13 +153,14 @@ async def drain(
 ) -> None:
     """Run a worker until every queue it serves is empty (nothing pending, active,
     scheduled or retrying), then stop it. Fails on ``timeout``."""
-    from .broker import Broker
+    from .app import App
     from .worker import Worker
 
     stop = asyncio.Event()
-    worker = Worker(settings, registry, manager)
+    app = App(settings, registry=registry, manager=manager)
+    worker = Worker(app)
     runner = asyncio.create_task(worker.run(stop))
-    broker = Broker(settings.redis)
+    reader = app.broker.reader
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -169,7 +170,7 @@ async def drain(
                 return
             busy = 0
             for q in worker.queues:
-                s = await asyncio.to_thread(broker.queue_stats, q)
+                s = await asyncio.to_thread(reader.queue_stats, q)
                 busy += s["pending"] + s["active"] + s["scheduled"] + s["retry"]
             if busy == 0 and not worker.active:
                 break
@@ -178,7 +179,7 @@ async def drain(
     finally:
         stop.set()
         await runner
-        broker.close()
+        await app.aclose()
 
 
 @pytest.fixture

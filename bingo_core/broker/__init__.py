@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from .broker import CONNECTION_ERRORS, AsyncBroker, Broker, refusal
+from .broker import CONNECTION_ERRORS, STATES, AsyncBroker, Broker, refusal
 from .keys import Keys, QueueKeys
 from .scripts import Prepared
 
 __all__ = [
     "CONNECTION_ERRORS",
+    "STATES",
     "AsyncBroker",
     "Broker",
     "Keys",

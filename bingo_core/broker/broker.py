@@ -1,8 +1,8 @@
-"""The Redis data layer: the only code that talks to Redis.
+"""The Redis data layer's write side: the only code that changes Redis.
 
-:class:`Broker` (synchronous) serves the client, the CLI and the inspector;
+:class:`Broker` (synchronous) serves the client and the inspector's actions;
 :class:`AsyncBroker` serves the worker and the scheduler. Every state change of a task is
-one Lua script (see :mod:`.scripts`); reads are plain commands, pipelined.
+one Lua script (see :mod:`.scripts`); the reads are in :mod:`.reader`.
 """
 
 from __future__ import annotations
@@ -14,22 +14,19 @@ from typing import TYPE_CHECKING, Any
 import redis
 import redis.exceptions as rexc
 
-from ..errors import DuplicateTaskError, TaskNotFound, UniqueTaskError, UsageError
-from ..message import TaskInfo
+from ..errors import DuplicateTaskError, UniqueTaskError, UsageError
 from . import connection, scripts
+from .connection import CONNECTION_ERRORS
 from .keys import Keys, QueueKeys
-from .scripts import Call, Prepared
+from .reader import STATES, Reader
+from .scripts import AckItem, Call, EnqueueCode, Prepared
 
 if TYPE_CHECKING:
     from ..config.settings import RedisSettings
 
-#: Errors that mean Redis is not reachable right now.
-CONNECTION_ERRORS = (rexc.ConnectionError, rexc.TimeoutError, OSError)
-STATES = ("pending", "active", "scheduled", "retry", "archived", "completed")
 ENQUEUE_REFUSALS = {
-    0: "a task with this id already exists",
-    -1: "an identical task holds the unique lock",
-    -2: "this scheduler tick was already enqueued",
+    scripts.EXISTS: "a task with this id already exists",
+    scripts.UNIQUE_HELD: "an identical task holds the unique lock",
 }
 
 
@@ -37,11 +34,16 @@ def _s(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def refusal(code: int, prepared: Prepared) -> UsageError:
+def refusal(code: EnqueueCode, prepared: Prepared) -> UsageError:
     """The error for an enqueue script code other than 1."""
-    if code == 0:
+    if code == scripts.EXISTS:
         return DuplicateTaskError(
             f"task id {prepared.id!r} already exists in queue {prepared.queue!r}"
+        )
+    if isinstance(code, str):
+        return UniqueTaskError(
+            f"task refused: this scheduler tick was already enqueued as task {code} "
+            f"in queue {prepared.queue!r}"
         )
     return UniqueTaskError(
         f"task refused: {ENQUEUE_REFUSALS.get(code, f'code {code}')} in queue {prepared.queue!r}"
@@ -76,8 +78,10 @@ class _Base:
         return calls, [q for q in by_queue if q not in self._known_queues]
 
     @staticmethod
-    def _codes(n: int, calls: list[tuple[list[int], Call]], results: list[Any]) -> list[int]:
-        codes = [0] * n
+    def _codes(
+        n: int, calls: list[tuple[list[int], Call]], results: list[Any]
+    ) -> list[EnqueueCode]:
+        codes: list[EnqueueCode] = [0] * n
         for (idx, call), result in zip(calls, results, strict=True):
             for i, code in zip(idx, scripts.enqueue_codes(call, result), strict=True):
                 codes[i] = code
@@ -90,6 +94,8 @@ class Broker(_Base):
     def __init__(self, cfg: RedisSettings, client: Any | None = None) -> None:
         super().__init__(cfg, client if client is not None else connection.make_sync(cfg))
         self._stream_shas: dict[str, str] | None = None
+        #: The read side on the same connection pool.
+        self.reader = Reader(cfg, self.redis)
 
     def _call(self, call: Call) -> Any:
         name, keys, args = call
@@ -111,8 +117,9 @@ class Broker(_Base):
         self.redis.close()
 
     # -- enqueue --------------------------------------------------------------------------
-    def enqueue(self, tasks: Sequence[Prepared]) -> list[int]:
-        """Enqueue tasks: one script call per queue (per 1,000 tasks), all in one round trip.
+    def enqueue(self, tasks: Sequence[Prepared]) -> list[EnqueueCode]:
+        """Enqueue tasks: one script call per queue (per :data:`~.scripts.CHUNK` tasks), all
+        in one round trip.
 
         Returns one code per task (1 enqueued; see ``ENQUEUE_REFUSALS`` for the others).
         """
@@ -133,7 +140,7 @@ class Broker(_Base):
             raise connection.unavailable(self.cfg, exc) from None
         return self._codes(len(tasks), calls, results)
 
-    def enqueue_stream(self, chunks: Iterable[Sequence[Prepared]]) -> list[int]:
+    def enqueue_stream(self, chunks: Iterable[Sequence[Prepared]]) -> list[EnqueueCode]:
         """Enqueue chunks as they are produced, reading the replies at the end.
 
         Redis runs chunk *i* while the caller encodes chunk *i + 1*. On a plain (not
@@ -145,7 +152,7 @@ class Broker(_Base):
         pool = self.redis.connection_pool
         conn = pool.get_connection()
         sent: list[tuple[list[Prepared], Call]] = []
-        codes: list[int] = []
+        codes: list[EnqueueCode] = []
         try:
             shas = self._ensure_loaded()
             for chunk in chunks:
@@ -190,102 +197,42 @@ class Broker(_Base):
             self._stream_shas = shas
         return self._stream_shas
 
-    # -- inspector reads and actions --------------------------------------------------------
-    def queues(self) -> list[str]:
-        try:
-            return sorted(_s(q) for q in self.redis.smembers(self.keys.queues))
-        except CONNECTION_ERRORS as exc:
-            raise connection.unavailable(self.cfg, exc) from None
-
-    def queue_stats(self, queue: str) -> dict[str, Any]:
-        """Counts per state, totals and today's counters, paused flag."""
-        q = self.q(queue)
-        day = scripts.today()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.llen(q.pending)
-        for state in STATES[1:]:
-            pipe.zcard(q.by_state(state))
-        pipe.mget(q.processed, q.failed, q.processed_on(day), q.failed_on(day))
-        pipe.exists(q.paused)
-        pipe.lindex(q.pending, -1)
-        try:
-            res = pipe.execute()
-        except CONNECTION_ERRORS as exc:
-            raise connection.unavailable(self.cfg, exc) from None
-        counts = dict(zip(STATES, (int(x) for x in res[:6]), strict=True))
-        processed, failed, p_day, f_day = (int(x or 0) for x in res[6])
-        latency = 0.0
-        oldest = res[8]
-        if oldest is not None:
-            info = self.get_task(queue, _s(oldest), missing_ok=True)
-            if info is not None and info.enqueued_at:
-                latency = max(0.0, time.time() - info.enqueued_at)
-        return {
-            "queue": queue,
-            **counts,
-            "size": sum(counts.values()) - counts["completed"],
-            "processed": processed,
-            "failed": failed,
-            "processed_today": p_day,
-            "failed_today": f_day,
-            "paused": bool(res[7]),
-            "latency": latency,
-        }
-
-    def list_ids(self, queue: str, state: str, offset: int = 0, limit: int = 50) -> list[str]:
-        q = self.q(queue)
-        try:
-            if state == "pending":  # head (oldest) first
-                ids = self.redis.lrange(q.pending, -(offset + limit), -(offset + 1))[::-1]
-            else:
-                ids = self.redis.zrange(q.by_state(state), offset, offset + limit - 1)
-        except CONNECTION_ERRORS as exc:
-            raise connection.unavailable(self.cfg, exc) from None
-        return [_s(i) for i in ids]
-
-    def get_tasks(self, queue: str, ids: Sequence[str]) -> list[TaskInfo]:
-        q = self.q(queue)
-        pipe = self.redis.pipeline(transaction=False)
-        for task_id in ids:
-            pipe.hgetall(q.task(task_id))
-        try:
-            rows = pipe.execute()
-        except CONNECTION_ERRORS as exc:
-            raise connection.unavailable(self.cfg, exc) from None
-        return [TaskInfo.from_hash(queue, i, r) for i, r in zip(ids, rows, strict=True) if r]
-
-    def get_task(self, queue: str, task_id: str, *, missing_ok: bool = False) -> TaskInfo | None:
-        found = self.get_tasks(queue, [task_id])
-        if not found:
-            if missing_ok:
-                return None
-            raise TaskNotFound(f"no task {task_id!r} in queue {queue!r}")
-        return found[0]
-
+    # -- the inspector's actions ----------------------------------------------------------
     def task_move(self, queue: str, task_id: str, action: str) -> int:
         return int(self._call(scripts.task_move(self.q(queue), task_id, action, time.time())))
 
     def set_paused(self, queue: str, paused: bool) -> None:
+        """Pause (workers stop fetching from it) or resume a queue."""
+        q = self.q(queue)
         try:
             if paused:
-                self.redis.set(self.q(queue).paused, str(time.time()))
+                self.redis.set(q.paused, str(time.time()))
             else:
-                self.redis.delete(self.q(queue).paused)
-                self.redis.rpush(self.q(queue).notify, "1")
+                pipe = self.redis.pipeline(transaction=False)
+                pipe.delete(q.paused)
+                pipe.rpush(q.notify, "1")  # wake an idle worker at once
+                pipe.execute()
         except CONNECTION_ERRORS as exc:
             raise connection.unavailable(self.cfg, exc) from None
 
-    def servers(self) -> list[dict[str, Any]]:
-        import json
-
+    def delete_queue(self, queue: str, force: bool) -> int:
+        """Delete a queue with its tasks, counters and locks (in batches); returns the
+        number of tasks deleted, or -1 when it holds tasks and ``force`` is false."""
+        total = 0
+        while True:
+            call = scripts.queue_delete(self.q(queue), force, 1000)
+            deleted, left = (int(x) for x in self._call(call))
+            if deleted < 0:
+                return -1
+            total += deleted
+            if left == 0:
+                break
         try:
-            now = time.time()
-            self.redis.zremrangebyscore(self.keys.servers, "-inf", now)
-            ids = [_s(i) for i in self.redis.zrange(self.keys.servers, 0, -1)]
-            raw = self.redis.mget([self.keys.server(i) for i in ids]) if ids else []
+            self.redis.srem(self.keys.queues, queue)
         except CONNECTION_ERRORS as exc:
             raise connection.unavailable(self.cfg, exc) from None
-        return [json.loads(r) for r in raw if r]
+        self._known_queues.discard(queue)
+        return total
 
 
 class AsyncBroker(_Base):
@@ -295,7 +242,8 @@ class AsyncBroker(_Base):
         super().__init__(cfg, client if client is not None else connection.make_async(cfg))
         self._blocking: Any = None
 
-    async def _call(self, call: Call) -> Any:
+    async def run(self, call: Call) -> Any:
+        """Run one script call built by :mod:`.scripts`."""
         name, keys, args = call
         return await self._scripts[name](keys=keys, args=args)
 
@@ -310,7 +258,7 @@ class AsyncBroker(_Base):
         if self._blocking is not None:
             await self._blocking.aclose()
 
-    async def enqueue(self, tasks: Sequence[Prepared]) -> list[int]:
+    async def enqueue(self, tasks: Sequence[Prepared]) -> list[EnqueueCode]:
         """Enqueue tasks in one round trip; one code per task (see :meth:`Broker.enqueue`)."""
         calls, new = self._enqueue_calls(tasks)
         pipe = self.redis.pipeline(transaction=False)
@@ -332,16 +280,16 @@ class AsyncBroker(_Base):
         self, queue: str, n: int, lease_until: float, worker: str
     ) -> tuple[str, list[Any]]:
         """Lease up to ``n`` tasks: ``(next_due or "paused" or "", [id, msg, retried, ...])``."""
-        out = await self._call(scripts.fetch(self.q(queue), n, time.time(), lease_until, worker))
+        out = await self.run(scripts.fetch(self.q(queue), n, time.time(), lease_until, worker))
         return _s(out[0]), out[1:]
 
-    async def ack(self, queue: str, items: list[tuple[str, float, str]], worker: str) -> list[str]:
-        lost = await self._call(scripts.ack(self.q(queue), items, worker, time.time()))
+    async def ack(self, queue: str, items: list[AckItem], worker: str) -> list[str]:
+        lost = await self.run(scripts.ack(self.q(queue), items, worker, time.time()))
         return [_s(x) for x in lost]
 
     async def retry(self, queue: str, task_id: str, worker: str, at: float, error: str) -> bool:
         call = scripts.retry(self.q(queue), task_id, worker, at, error, time.time())
-        return bool(await self._call(call))
+        return bool(await self.run(call))
 
     async def archive(
         self, queue: str, task_id: str, worker: str, error: str, max_size: int, max_age: float
@@ -349,13 +297,13 @@ class AsyncBroker(_Base):
         call = scripts.archive(
             self.q(queue), task_id, worker, error, time.time(), max_size, max_age
         )
-        return bool(await self._call(call))
+        return bool(await self.run(call))
 
     async def requeue(self, queue: str, ids: Sequence[str], worker: str) -> int:
-        return int(await self._call(scripts.requeue(self.q(queue), ids, worker)))
+        return int(await self.run(scripts.requeue(self.q(queue), ids, worker)))
 
     async def recover(self, queue: str, error: str, limit: int = 200) -> list[int]:
-        res = await self._call(scripts.recover(self.q(queue), time.time(), limit, error))
+        res = await self.run(scripts.recover(self.q(queue), time.time(), limit, error))
         return [int(x) for x in res]
 
     async def extend_leases(self, active: dict[str, list[str]], until: float) -> None:
@@ -394,4 +342,12 @@ class AsyncBroker(_Base):
         await self.redis.set(self.q(queue).done(task_id), "1", px=max(1, int(ttl * 1000)))
 
 
-__all__ = ["CONNECTION_ERRORS", "AsyncBroker", "Broker", "Prepared", "redis", "refusal"]
+__all__ = [
+    "CONNECTION_ERRORS",
+    "STATES",
+    "AsyncBroker",
+    "Broker",
+    "Prepared",
+    "redis",
+    "refusal",
+]

@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import redis
+import redis.exceptions as rexc
 
 from ..errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from ..config.settings import RedisSettings
 
+#: Errors that mean Redis is not reachable right now.
+CONNECTION_ERRORS = (rexc.ConnectionError, rexc.TimeoutError, OSError)
 HINT = "start redis-server there or set redis.host / BINGO_REDIS__HOST"
 
 _fast_pack: list[type] = []

@@ -1,7 +1,8 @@
 """Every Redis key Bingo uses, built in one place.
 
-Per-queue keys carry the queue name as a hash tag (``P:{q}:...``) so that a queue's keys
-live in one Redis Cluster slot and each Lua script touches a single slot.
+Per-queue keys carry the queue name as a hash tag (``P:{q}:...``) and the scheduler's keys
+carry ``{scheduler}`` (``P:{scheduler}:...``), so that a queue's keys, and the scheduler's,
+each live in one Redis Cluster slot and each Lua script touches a single slot.
 """
 
 from __future__ import annotations
@@ -76,11 +77,14 @@ class QueueKeys:
     def failed_on(self, day: str) -> str:
         return f"{self.base}:failed:{day}"
 
-    def unique(self, task_type: str, payload_json: str) -> str:
-        digest = hashlib.sha1(
-            task_type.encode() + b"\0" + payload_json.encode(), usedforsecurity=False
-        ).hexdigest()
-        return f"{self.base}:unique:{digest}"
+    @cached_property
+    def unique_prefix(self) -> str:
+        """Prefix of unique locks; the lock is ``unique_prefix + digest``."""
+        return f"{self.base}:unique:"
+
+    def unique(self, digest: str) -> str:
+        """The unique lock of tasks whose type and payload hash to ``digest``."""
+        return self.unique_prefix + digest
 
     def done(self, task_id: str) -> str:
         """Idempotency done-marker of a task."""
@@ -123,10 +127,64 @@ class Keys:
     def server(self, server_id: str) -> str:
         return f"{self.prefix}:server:{server_id}"
 
-    # Scheduler state (leader lease, entries, history) lives under P:scheduler:*.
     @property
-    def scheduler_prefix(self) -> str:
-        return f"{self.prefix}:scheduler"
+    def scheduler(self) -> SchedulerKeys:
+        """The scheduler's keys (leader lease, entries, cursors, history, sync status)."""
+        return _scheduler_keys(self.prefix)
+
+
+@dataclass(frozen=True)
+class SchedulerKeys:
+    """Keys of the scheduler state, all tagged ``{scheduler}`` (one Cluster slot)."""
+
+    prefix: str
+
+    @cached_property
+    def base(self) -> str:
+        return f"{self.prefix}:{{scheduler}}"
+
+    @cached_property
+    def leader(self) -> str:
+        """The leader's daemon id, with the lease TTL."""
+        return f"{self.base}:leader"
+
+    @cached_property
+    def epoch(self) -> str:
+        """The fencing token, incremented at each acquisition of the lease."""
+        return f"{self.base}:epoch"
+
+    @cached_property
+    def entries(self) -> str:
+        """Set of the published entry keys."""
+        return f"{self.base}:entries"
+
+    @cached_property
+    def cursors(self) -> str:
+        """Hash: entry key -> the last tick a leader handled."""
+        return f"{self.base}:cursors"
+
+    @cached_property
+    def sync(self) -> str:
+        """JSON: the last ``sys_crontab`` sync status."""
+        return f"{self.base}:sync"
+
+    def entry(self, key: str) -> str:
+        """Hash of one published entry."""
+        return f"{self.base}:entry:{key}"
+
+    def history(self, key: str) -> str:
+        """Capped list: one entry's enqueue history, newest first."""
+        return f"{self.base}:history:{key}"
+
+
+_sched_cache: dict[str, SchedulerKeys] = {}
+
+
+def _scheduler_keys(prefix: str) -> SchedulerKeys:
+    keys = _sched_cache.get(prefix)
+    if keys is None:
+        keys = _sched_cache[prefix] = SchedulerKeys(prefix)
+    return keys
 
 
 _cache: dict[tuple[str, str], QueueKeys] = {}

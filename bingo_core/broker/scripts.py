@@ -1,7 +1,10 @@
 """The Lua scripts in ``lua/``, read once, and the argument lists each one takes.
 
-Each builder returns ``(script name, keys, args)``; :mod:`.broker` runs them on a sync or
-asyncio client. The header comment of each ``.lua`` file documents its KEYS and ARGV.
+Each builder returns ``(script name, keys, args)``; :mod:`.broker` and :mod:`.schedstate`
+run them on a sync or asyncio client. The header comment of each ``.lua`` file documents
+its KEYS and ARGV. Every key a script touches is in its KEYS; where a script reaches keys
+it only learns inside (the task hashes of ids it pops, a deleted task's unique lock), the
+queue's tagged key prefix is in KEYS, so every call maps to one Cluster slot.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from .keys import QueueKeys
+from .keys import QueueKeys, SchedulerKeys
 
 NAMES = (
     "enqueue",
@@ -24,6 +27,12 @@ NAMES = (
     "requeue",
     "recover",
     "task_move",
+    "queue_delete",
+    "sched_acquire",
+    "sched_renew",
+    "sched_release",
+    "sched_publish",
+    "sched_record",
 )
 DAY_TTL = 90 * 86400
 
@@ -57,9 +66,12 @@ class Prepared:
     id: str
     msg: str
     process_at: float = 0.0
-    unique_key: str = ""
+    #: Digest of the unique lock ("" = none) and its TTL.
+    unique: str = ""
     unique_ttl_ms: int = 0
-    dedupe_key: str = ""
+    #: Scheduler tick dedupe: entry key ("" = none), fire time (ms) and TTL.
+    dedupe_entry: str = ""
+    dedupe_ms: int = 0
     dedupe_ttl_ms: int = 0
     #: Generated id, run now, no unique lock, no dedupe: takes the fast script.
     simple: bool = False
@@ -68,66 +80,82 @@ class Prepared:
 #: Tasks per enqueue script call; larger batches are split (and pipelined) so one call
 #: never blocks Redis for long, and so Redis runs one chunk while the next is encoded.
 CHUNK = 250
+#: Enqueue codes (a string code is the id of the task that already holds the tick).
+ENQUEUED, EXISTS, UNIQUE_HELD = 1, 0, -1
+EnqueueCode = int | str
 
 
 def enqueue(q: QueueKeys, tasks: Sequence[Prepared], now: float) -> Call:
     if all(t.simple for t in tasks):
-        fast: list[Any] = [q.task_prefix]
+        fast: list[Any] = []
         for t in tasks:
             fast += (t.id, t.msg)
-        return "enqueue_fast", [q.pending, q.notify], fast
-    args: list[Any] = [q.task_prefix, repr(now)]
+        return "enqueue_fast", [q.pending, q.notify, q.task_prefix], fast
+    keys = [q.pending, q.scheduled, q.notify, q.task_prefix]
+    args: list[Any] = [repr(now)]
     for t in tasks:
-        args += (
-            t.id,
-            t.msg,
-            repr(t.process_at),
-            t.unique_key,
-            t.unique_ttl_ms,
-            t.dedupe_key,
-            t.dedupe_ttl_ms,
-        )
-    return "enqueue", [q.pending, q.scheduled, q.notify], args
+        u = d = 0
+        if t.unique:
+            keys.append(q.unique(t.unique))
+            u = len(keys)
+        if t.dedupe_entry:
+            keys.append(q.tick(t.dedupe_entry, t.dedupe_ms))
+            d = len(keys)
+        args += (t.id, t.msg, repr(t.process_at), u, t.unique_ttl_ms, d, t.dedupe_ttl_ms)
+    return "enqueue", keys, args
 
 
-def enqueue_codes(call: Call, result: Any) -> list[int]:
+def enqueue_codes(call: Call, result: Any) -> list[EnqueueCode]:
     """Per-task codes from an enqueue call's result (the fast script returns a count)."""
     if call[0] == "enqueue_fast":
-        return [1] * int(result)
-    return [int(c) for c in result]
+        return [ENQUEUED] * int(result)
+    return [c.decode() if isinstance(c, bytes) else c for c in result]
 
 
 def fetch(q: QueueKeys, n: int, now: float, lease_until: float, worker: str) -> Call:
     return (
         "fetch",
-        [q.pending, q.lease, q.paused, q.scheduled, q.retry, q.notify],
-        [q.task_prefix, now, n, lease_until, worker],
+        [q.pending, q.lease, q.paused, q.scheduled, q.retry, q.notify, q.task_prefix],
+        [now, n, lease_until, worker],
     )
 
 
-def ack(q: QueueKeys, items: Iterable[tuple[str, float, str]], worker: str, now: float) -> Call:
+#: One acked task: id, retention (s), unique digest ("" = none), result JSON ("" = none).
+AckItem = tuple[str, float, str, str]
+
+
+def ack(q: QueueKeys, items: Iterable[AckItem], worker: str, now: float) -> Call:
+    keys = [q.lease, q.completed, q.processed, q.processed_on(today()), q.task_prefix]
     plain: list[Any] = []
     other: list[Any] = []
-    for task_id, retention, unique_key in items:
-        if retention or unique_key:
-            other += (task_id, retention, unique_key)
+    for task_id, retention, unique, result in items:
+        if retention or unique:
+            u = 0
+            if unique:
+                keys.append(q.unique(unique))
+                u = len(keys)
+            other += (task_id, retention, u, result if retention else "")
         else:
             plain.append(task_id)
-    args: list[Any] = [q.task_prefix, now, worker, DAY_TTL, len(plain), *plain, *other]
-    return "ack", [q.lease, q.completed, q.processed, q.processed_on(today())], args
+    args: list[Any] = [now, worker, DAY_TTL, len(plain), *plain, *other]
+    return "ack", keys, args
 
 
 def _fail_keys(q: QueueKeys, target: str) -> list[str]:
     day = today()
-    return [q.lease, target, q.processed, q.processed_on(day), q.failed, q.failed_on(day)]
+    return [
+        q.lease,
+        target,
+        q.processed,
+        q.processed_on(day),
+        q.failed,
+        q.failed_on(day),
+        q.task_prefix,
+    ]
 
 
 def retry(q: QueueKeys, task_id: str, worker: str, at: float, error: str, now: float) -> Call:
-    return (
-        "retry",
-        _fail_keys(q, q.retry),
-        [q.task_prefix, task_id, worker, at, error, now, DAY_TTL],
-    )
+    return "retry", _fail_keys(q, q.retry), [task_id, worker, at, error, now, DAY_TTL]
 
 
 def archive(
@@ -142,25 +170,102 @@ def archive(
     return (
         "archive",
         _fail_keys(q, q.archived),
-        [q.task_prefix, task_id, worker, error, now, max_size, now - max_age, DAY_TTL],
+        [task_id, worker, error, now, max_size, now - max_age, DAY_TTL],
     )
 
 
 def requeue(q: QueueKeys, ids: Sequence[str], worker: str) -> Call:
-    return "requeue", [q.lease, q.pending, q.notify], [q.task_prefix, worker, *ids]
+    return "requeue", [q.lease, q.pending, q.notify, q.task_prefix], [worker, *ids]
 
 
 def recover(q: QueueKeys, now: float, limit: int, error: str) -> Call:
     return (
         "recover",
-        [q.lease, q.pending, q.archived, q.notify, q.completed],
-        [q.task_prefix, now, limit, error],
+        [q.lease, q.pending, q.archived, q.notify, q.completed, q.task_prefix],
+        [now, limit, error],
     )
 
 
 def task_move(q: QueueKeys, task_id: str, action: str, now: float) -> Call:
     return (
         "task_move",
-        [q.pending, q.scheduled, q.retry, q.archived, q.completed, q.notify],
-        [q.task_prefix, task_id, action, now],
+        [
+            q.pending,
+            q.scheduled,
+            q.retry,
+            q.archived,
+            q.completed,
+            q.notify,
+            q.task_prefix,
+            q.unique_prefix,
+        ],
+        [task_id, action, now],
     )
+
+
+def queue_delete(q: QueueKeys, force: bool, batch: int) -> Call:
+    return (
+        "queue_delete",
+        [
+            q.pending,
+            q.lease,
+            q.scheduled,
+            q.retry,
+            q.archived,
+            q.completed,
+            q.paused,
+            q.notify,
+            q.processed,
+            q.failed,
+            q.task_prefix,
+        ],
+        ["1" if force else "0", batch],
+    )
+
+
+# -- the scheduler's scripts (all keys tagged {scheduler}) --------------------------------
+def sched_acquire(s: SchedulerKeys, daemon_id: str, ttl_ms: int) -> Call:
+    return "sched_acquire", [s.leader, s.epoch], [daemon_id, ttl_ms]
+
+
+def sched_renew(s: SchedulerKeys, daemon_id: str, token: int, ttl_ms: int) -> Call:
+    return "sched_renew", [s.leader, s.epoch], [daemon_id, token, ttl_ms]
+
+
+def sched_release(s: SchedulerKeys, daemon_id: str, token: int) -> Call:
+    return "sched_release", [s.leader, s.epoch], [daemon_id, token]
+
+
+def sched_publish(
+    s: SchedulerKeys,
+    daemon_id: str,
+    token: int,
+    entries: Sequence[tuple[str, str, str]],
+    removed: Sequence[str],
+) -> Call:
+    """``entries``: (entry key, info JSON, fingerprint); ``removed``: entry keys."""
+    keys = [s.leader, s.epoch, s.entries, s.cursors]
+    args: list[Any] = [daemon_id, token, len(entries)]
+    for key, info, fp in entries:
+        keys.append(s.entry(key))
+        args += (key, info, fp)
+    for key in removed:
+        keys += (s.entry(key), s.history(key))
+        args.append(key)
+    return "sched_publish", keys, args
+
+
+def sched_record(
+    s: SchedulerKeys,
+    daemon_id: str,
+    token: int,
+    history_size: int,
+    records: Sequence[tuple[str, list[Any]]],
+) -> Call:
+    """``records``: (entry key, its 7 values after the key; see ``sched_record.lua``)."""
+    keys = [s.leader, s.epoch, s.cursors]
+    args: list[Any] = [daemon_id, token, max(1, history_size)]
+    for key, values in records:
+        keys += (s.entry(key), s.history(key))
+        args += (key, *values)
+    return "sched_record", keys, args

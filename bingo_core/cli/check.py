@@ -80,16 +80,23 @@ def run_checks(app: App) -> Report:
 
 
 def _check_redis(app: App, report: Report) -> None:
-    from ..broker import Broker
-
-    broker = Broker(app.settings.redis)
+    inspector = app.inspector
     try:
-        broker.ping()
+        inspector.ping()
         report.summary["redis"] = app.settings.redis.address
+        idle = [r["queue"] for r in inspector.stats() if not r["consumers"] and r["size"]]
     except ServiceUnavailable as exc:
         report.problems.append(Problem(SERVICE, "redis", str(exc)))
-    finally:
-        broker.close()
+        return
+    if idle and inspector.consumers():
+        report.problems.append(
+            Problem(
+                WARNING,
+                "queues",
+                f"no live worker consumes queue(s) {', '.join(idle)}: their tasks wait until "
+                "a worker lists them in worker.queues",
+            )
+        )
 
 
 def _check_static(app: App, report: Report) -> None:

@@ -1,43 +1,14 @@
-"""What every subcommand shares: loading config and plugins, output, errors."""
+"""What every subcommand shares: the :class:`~bingo_core.app.App` it runs on, output."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
-from ..config import Settings, load_settings
-from ..plugins import PluginManager, load_plugins
-from ..registry import Registry
+from ..app import App
 
-
-@dataclass
-class App:
-    """Lazily built pieces a subcommand may need."""
-
-    args: argparse.Namespace
-
-    @cached_property
-    def settings(self) -> Settings:
-        return load_settings(self.args.config, overrides=getattr(self.args, "overrides", None))
-
-    @cached_property
-    def _plugins(self) -> tuple[PluginManager, Registry]:
-        manager, registry = load_plugins()
-        # Validate each plugin's own settings section (plugins.<name>).
-        self.settings.bind_plugin_settings(registry.settings_models)
-        return manager, registry
-
-    @property
-    def manager(self) -> PluginManager:
-        return self._plugins[0]
-
-    @property
-    def registry(self) -> Registry:
-        return self._plugins[1]
+__all__ = ["App", "print_json", "print_table"]
 
 
 def print_json(data: Any) -> None:

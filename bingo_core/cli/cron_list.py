@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .common import App, print_json, print_table
-
-if TYPE_CHECKING:
-    from ..broker import Broker
 
 _SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 HEADERS = [
@@ -64,29 +61,11 @@ def _when(epoch: float | None, zone: tzinfo) -> str:
     return datetime.fromtimestamp(epoch, zone).isoformat(sep=" ", timespec="seconds")
 
 
-def collect(broker: Broker, history: int = 0) -> dict[str, Any]:
-    """The state ``cron list`` shows: leader, entries (optionally with history), sync."""
-    from ..broker.schedstate import SchedStateReader
-
-    reader = SchedStateReader(broker)
-    leader = reader.leader()
-    entries = reader.entries()
-    if history > 0:
-        for entry in entries:
-            entry["history"] = reader.history(entry["key"], history)
-    return {"leader": leader, "entries": entries, "sync": reader.sync_status()}
-
-
 def _list(app: App) -> int:
     args = app.args
-    from ..broker import Broker
-
-    broker = Broker(app.settings.redis)
-    try:
-        broker.ping()
-        data = collect(broker, args.history if args.json else 0)
-    finally:
-        broker.close()
+    inspector = app.inspector
+    inspector.ping()
+    data = inspector.schedules(args.history if args.json else 0)
     if args.json:
         print_json(data)
         return 0

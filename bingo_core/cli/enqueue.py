@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from ..errors import PayloadError, UnknownTaskType
@@ -52,23 +53,19 @@ def run(app: App) -> int:
         payload = json.loads(args.payload)
     except ValueError as exc:
         raise PayloadError(f"--payload is not valid JSON: {exc}") from None
-    from ..broker import Broker
-    from ..client import Client
-
     if args.type not in app.registry.tasks and app.manager.failures:
         broken = ", ".join(f.plugin for f in app.manager.failures)
         raise UnknownTaskType(
             args.type, f"broken plugin(s): {broken}; see 'bingo-scheduler plugins'"
         )
-    client = Client(app.settings, registry=app.registry, broker=Broker(app.settings.redis))
-    try:
-        # Validate first (type, payload, options) so nothing reaches Redis when it is bad.
-        client.builder.build(args.type, payload, _options(args))
-        info = client.enqueue(args.type, payload, **_options(args))
-    finally:
-        client.close()
+    client = app.client
+    # Validate first (type, payload, options) so nothing reaches Redis when it is bad.
+    client.builder.build(args.type, payload, _options(args))
+    info = client.enqueue(args.type, payload, **_options(args))
     if args.json:
         print_json(info.to_dict())
     else:
         print(info.id)
+    for warning in client.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0

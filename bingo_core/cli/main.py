@@ -7,24 +7,16 @@ sets ``func(app) -> int``. Bad input exits 2 with one line, a missing service ex
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
+from ..app import App
 from ..errors import BingoError, ServiceUnavailable, UsageError
-from .common import App
+from . import check, cron, db, enqueue, plugins, queues, stats, tasks
 
 #: Subcommand modules, in help order.
-COMMANDS = [
-    "enqueue",
-    "plugins",
-    "stats",
-    "tasks",
-    "cron",
-    "db",
-    "check",
-]
+COMMANDS = [enqueue, plugins, stats, tasks, queues, cron, db, check]
 DEFAULT_CONFIG = "config/bingo-scheduler.yaml"
 
 
@@ -60,13 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.{name}":
-                continue  # subcommand not built yet
-            raise
+    for module in COMMANDS:
         module.register(sub)
     return parser
 
@@ -87,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.overrides = _overrides(args.sets)
-        app = App(args)
+        app = App.from_args(args)
         if args.func is not None:
             # Subcommands report problems themselves, in one line; keep log records quiet.
             quiet = logging.getLogger("bingo")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from .common import App, print_json, print_table
@@ -15,15 +16,9 @@ def register(sub: Any) -> None:
 
 
 def run(app: App) -> int:
-    from ..broker import Broker
-    from ..inspector import Inspector
-
-    broker = Broker(app.settings.redis)
-    try:
-        broker.ping()
-        rows = Inspector(broker).stats(app.args.queue)
-    finally:
-        broker.close()
+    inspector = app.inspector
+    inspector.ping()
+    rows = inspector.stats(app.args.queue)
     if app.args.json:
         print_json({"queues": rows})
         return 0
@@ -42,6 +37,7 @@ def run(app: App) -> int:
         "failed",
         "latency",
         "paused",
+        "workers",
     ]
     print_table(
         [
@@ -57,9 +53,17 @@ def run(app: App) -> int:
                 r["failed"],
                 f"{r['latency']:.1f}s",
                 "yes" if r["paused"] else "",
+                r["consumers"],
             ]
             for r in rows
         ],
         headers,
     )
+    idle = [r["queue"] for r in rows if not r["consumers"] and r["size"]]
+    if idle and any(r["consumers"] for r in rows):
+        print(
+            f"\nwarning: no live worker consumes {', '.join(idle)}: their tasks wait until a "
+            "worker lists them in worker.queues",
+            file=sys.stderr,
+        )
     return 0

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .common import App, print_json, print_table
+
+if TYPE_CHECKING:
+    from ..inspector import Inspector
 
 
 def register(sub: Any) -> None:
@@ -45,13 +48,10 @@ def register(sub: Any) -> None:
         act.set_defaults(func=run_action, action=name)
 
 
-def _inspector(app: App) -> Any:
-    from ..broker import Broker
-    from ..inspector import Inspector
-
-    broker = Broker(app.settings.redis)
-    broker.ping()
-    return Inspector(broker)
+def _inspector(app: App) -> Inspector:
+    inspector = app.inspector
+    inspector.ping()
+    return inspector
 
 
 def _when(ts: float | None) -> str:

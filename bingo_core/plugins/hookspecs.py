@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from ..context import TaskContext
     from ..message import TaskInfo
     from ..registry import ScheduleRegister, SettingsRegister, TaskRegister
-    from ..worker.context import TaskContext
 
 hookspec = pluggy.HookspecMarker("bingo")
 

@@ -73,6 +73,16 @@ class PluginManager:
         )
         return plugin_name
 
+    def notify(self, hook_name: str, **kwargs: Any) -> list[str]:
+        """Call every implementation of a notification hook (``bingo_startup``,
+        ``bingo_shutdown``, the task lifecycle hooks) on its own: one that raises is logged
+        with its plugin's name and the rest still run. Returns the failing plugins' names."""
+        failed = []
+        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):
+            if not call_guarded(impl, hook_name, kwargs):
+                failed.append(impl.plugin_name)
+        return failed
+
     def load(self, entry_points: Iterable[metadata.EntryPoint] | None = None) -> None:
         """Import and register the plugins exposed under ``bingo.plugins``."""
         allow_raw = os.environ.get(ALLOW_ENV, "").strip()
@@ -166,6 +176,21 @@ class PluginManager:
             if isinstance(register, TaskRegister):
                 self.infos[name].task_types.extend(register.added)
         return True
+
+
+def call_guarded(impl: Any, hook_name: str, kwargs: dict[str, Any]) -> bool:
+    """Call one hook implementation with the arguments it accepts; log (with the plugin's
+    name, one line; the traceback at debug level) and swallow what it raises. Returns
+    whether it succeeded."""
+    try:
+        impl.function(**{a: kwargs[a] for a in impl.argnames})
+    except Exception as exc:
+        log.error(
+            "plugin %s: %s failed: %s: %s", impl.plugin_name, hook_name, type(exc).__name__, exc
+        )
+        log.debug("plugin %s: %s traceback", impl.plugin_name, hook_name, exc_info=True)
+        return False
+    return True
 
 
 def load_plugins(*extra: object, entry_points: bool = True) -> tuple[PluginManager, Registry]:

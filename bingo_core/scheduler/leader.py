@@ -1,7 +1,7 @@
 """The scheduler's leader lease: one daemon at a time fires ticks.
 
-The lease is ``SET P:scheduler:leader <daemon id> NX PX ttl``; each acquisition INCRs
-``P:scheduler:epoch`` and the new value is the leader's fencing token, checked by every
+The lease is ``SET P:{scheduler}:leader <daemon id> NX PX ttl``; each acquisition INCRs
+``P:{scheduler}:epoch`` and the new value is the leader's fencing token, checked by every
 script the leader runs. The leader renews every ``ttl / 3`` with a compare-and-renew
 script; a follower retries every ``ttl / 3``, or right when the held lease expires, so a
 dead leader is replaced within the TTL. The leader counts itself leader only until

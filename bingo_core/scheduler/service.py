@@ -16,14 +16,14 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..broker import CONNECTION_ERRORS, AsyncBroker
+from ..broker import CONNECTION_ERRORS
 from ..broker.schedstate import SchedState
-from ..client import AsyncClient
 from ..registry import Registry, ScheduleEntry
 from .leader import LeaderLease
 from .ticker import Ticker
 
 if TYPE_CHECKING:
+    from ..app import App
     from ..config import Settings
     from ..store import Store
     from .entries import CompiledEntry
@@ -62,17 +62,15 @@ class SchedulerService:
     """Runs the scheduler inside a daemon: ``await start()``, ``trigger_sync()``,
     ``await stop()``."""
 
-    def __init__(
-        self, settings: Settings, registry: Registry, manager: Any, broker: AsyncBroker
-    ) -> None:
-        self.settings = settings
-        self.registry = registry
-        self.manager = manager
-        self.broker = broker
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.settings = settings = app.settings
+        self.registry = app.registry
+        self.broker = broker = app.async_broker()
         cfg = settings.scheduler
         self.daemon_id = make_daemon_id()
         self.state = SchedState(broker, self.daemon_id)
-        self.client = AsyncClient(settings, registry, broker)
+        self.client = app.async_client()
         self.lease = LeaderLease(self.state, float(cfg.leader_lease))
         self.ticker = Ticker(
             self.client,

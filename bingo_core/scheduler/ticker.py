@@ -1,9 +1,10 @@
 """The tick loop: fire every due entry, on the leader only, each tick exactly once.
 
 A heap holds each entry's next fire time; the loop sleeps until the earliest (no polling)
-and enqueues every entry due at that instant in one batch. Each task carries a dedupe key
-for its ``(entry, fire time)`` that the enqueue script sets NX with the task, so a tick
-another daemon already enqueued is refused (code -2) and never enqueued twice.
+and enqueues every entry due at that instant in one batch. Each tick goes out through
+:meth:`AsyncClient.enqueue_ticks`, which sets a dedupe key for its ``(entry, fire time)``
+NX with the task, so a tick another daemon already enqueued is refused and never
+enqueued twice.
 
 When this daemon becomes leader (and whenever an entry is added), each entry resumes from
 its cursor in Redis, the last tick a leader handled: the ticks since then that are within
@@ -23,8 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..broker import Prepared, refusal
 from ..broker.schedstate import Published, Record, SchedState
+from ..client import Template, Tick
 from .leader import LeaderLease
 from .timing import describe, next_fire
 
@@ -47,16 +48,9 @@ class _Slot:
     compiled: CompiledEntry
     grace: float
     gen: int
-    #: The entry's options that differ from its task type's defaults (None: none do).
-    overrides: dict[str, Any] | None
+    #: The entry's task options merged once (defaults < type < entry).
+    template: Template
     next: float | None = None
-
-
-def _overrides(compiled: CompiledEntry) -> dict[str, Any] | None:
-    defaults = compiled.task_type.options
-    missing = object()
-    own = {k: v for k, v in compiled.options.items() if defaults.get(k, missing) != v}
-    return own or None
 
 
 @dataclass(slots=True)
@@ -160,7 +154,7 @@ class Ticker:
                 compiled,
                 self.default_grace if grace is None else float(grace),
                 next(self._gens),
-                _overrides(compiled),
+                Template.build(compiled.task_type, compiled.options),
             )
             self._dirty.add(compiled.key)
             self._removed.discard(compiled.key)
@@ -420,71 +414,48 @@ class Ticker:
                 advance()
             self._disarm()
             return
-        builder = self.client.builder
-        items: list[tuple[_Slot, float, Prepared]] = []
-        for slot, tick in batch:
-            c = slot.compiled
-            try:
-                prepared, _ = builder.build(
-                    c.task_type.name,
-                    None,
-                    slot.overrides,
-                    source=c.key,
-                    dedupe=(c.key, tick_id(tick), max(slot.grace * 2, MIN_DEDUPE_TTL)),
-                    payload_json=c.payload_json,
-                )
-            except Exception as exc:  # a bad entry must not stop the others
-                log.error("schedule %s: tick %s not enqueued: %s", c.key, _iso(tick), exc)
-                records.append(
-                    Record(
-                        c.key,
-                        cursor=tick,
-                        next=slot.next,
-                        history={"tick": tick, "error": str(exc)},
-                    )
-                )
-                continue
-            items.append((slot, tick, prepared))
+        items = [(slot, tick) for slot, tick in batch]
+        ticks = [
+            Tick(
+                slot.template,
+                slot.compiled.payload_json,
+                slot.compiled.key,
+                tick,
+                max(slot.grace * 2, MIN_DEDUPE_TTL),
+            )
+            for slot, tick in items
+        ]
         try:
-            codes = await self.client.enqueue_prepared([p for _, _, p in items]) if items else []
+            results = await self.client.enqueue_ticks(ticks) if ticks else []
             done = time.time()
         finally:
             if advance is not None:
                 advance()
-        taken = [p.dedupe_key for (_, _, p), code in zip(items, codes, strict=True) if code == -2]
-        owners = iter(await self.state.dedupe_owners(taken))
-        for (slot, tick, prepared), code in zip(items, codes, strict=True):
+        for (slot, tick), result in zip(items, results, strict=True):
             key = slot.compiled.key
             record = Record(key, cursor=tick, next=slot.next)
-            if code == 1 or code == -2:
-                task_id = prepared.id if code == 1 else (next(owners) or "")
+            if result.error:
+                log.warning("schedule %s: tick %s not enqueued: %s", key, _iso(tick), result.error)
+                record.history = {"tick": tick, "error": result.error}
+            else:
                 lateness = done - tick
-                record.last_tick, record.last_task, record.last_at = tick, task_id, done
+                record.last_tick, record.last_task, record.last_at = tick, result.task_id, done
                 record.history = {
                     "tick": tick,
-                    "task_id": task_id,
+                    "task_id": result.task_id,
                     "enqueued_at": done,
                     "lateness": round(lateness, 6),
                 }
-                if code == 1:
+                if result.enqueued:
                     self.fired += 1
                     self.lateness.append(lateness)
                 else:
                     self.deduped += 1
                     record.history["by_other"] = True
-            else:
-                reason = str(refusal(code, prepared))
-                log.warning("schedule %s: tick %s not enqueued: %s", key, _iso(tick), reason)
-                record.history = {"tick": tick, "error": reason}
             records.append(record)
         if not await self.state.record(token, records, self.history_size):
             self.lease.lost()
             self._disarm()
-
-
-def tick_id(tick: float) -> int:
-    """The fire time in a tick's dedupe key: epoch milliseconds."""
-    return round(tick * 1000)
 
 
 def _iso(t: float | None) -> str:

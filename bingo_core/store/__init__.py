@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .fingerprint import Fingerprint
 from .models import DISABLED, ENABLED, TABLE, Base, SysCrontab
-from .store import KEEP, CrontabRow, RowTuple, Store, store_from_settings
+from .store import KEEP, CrontabRow, RowTuple, Sessions, Store, store_from_settings
 
 __all__ = [
     "DISABLED",
@@ -19,6 +19,7 @@ __all__ = [
     "CrontabRow",
     "Fingerprint",
     "RowTuple",
+    "Sessions",
     "Store",
     "SysCrontab",
     "store_from_settings",

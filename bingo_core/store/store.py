@@ -249,3 +249,56 @@ def store_from_settings(settings: Any) -> Store:
         pool_size, max_overflow = max(1, max_idle), -1
     lifetime = float(mysql.max_connection_life_time or 0)
     return Store(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=lifetime or None)
+
+
+class Sessions:
+    """``sessions()`` -> a SQLAlchemy ``Session`` on the configured store: what handlers
+    get as ``ctx.db`` (the original service's ``store.S``).
+
+    The engine is created on the first call (a worker that never touches the database
+    never connects) and disposed by :meth:`close`. Thread-safe: sync handlers run in a
+    thread pool.
+    """
+
+    def __init__(self, settings: Any) -> None:
+        import threading
+
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+        self._factory: Any = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A process-isolated handler gets its own engine, made on its first use.
+        return (Sessions, (self._settings,))
+
+    @property
+    def store(self) -> Store:
+        """The :class:`Store` behind the sessions (created on first use)."""
+        if self._store is None:
+            with self._lock:
+                if self._store is None:
+                    from sqlalchemy.orm import sessionmaker
+
+                    store = store_from_settings(self._settings)
+                    self._factory = sessionmaker(bind=store.engine, expire_on_commit=False)
+                    self._store = store
+        return self._store
+
+    def __call__(self) -> Any:
+        """A new ``Session``; use it as a context manager and commit what you write."""
+        self.store  # noqa: B018 - creates the engine on first use
+        return self._factory()
+
+    @property
+    def started(self) -> bool:
+        """Whether the engine was created."""
+        return self._store is not None
+
+    def close(self) -> None:
+        """Dispose of the engine (a later call creates it again)."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+            self._store = None
+            self._factory = None

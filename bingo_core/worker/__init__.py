@@ -6,18 +6,14 @@ import asyncio
 import signal
 from typing import TYPE_CHECKING, Any
 
-from .context import TaskContext
+from ..context import TaskContext
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..plugins import PluginManager
-    from ..registry import Registry
+    from ..app import App
     from .worker import Worker
 
 
-def run_worker(
-    settings: Settings, registry: Registry, manager: PluginManager | None = None
-) -> None:
+def run_worker(app: App) -> None:
     """Run one worker in this process until SIGTERM or SIGINT (then shut down gracefully)."""
     from .worker import Worker
 
@@ -26,7 +22,7 @@ def run_worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await Worker(settings, registry, manager).run(stop)
+        await Worker(app).run(stop)
 
     asyncio.run(main())
 

@@ -4,10 +4,9 @@ with the plugin's name and never raised into the worker."""
 from __future__ import annotations
 
 import inspect
-import logging
 from typing import Any
 
-log = logging.getLogger("bingo.plugins")
+from ..plugins.manager import call_guarded
 
 
 class WorkerHooks:
@@ -36,10 +35,7 @@ class WorkerHooks:
     def notify(self, name: str, **kwargs: Any) -> None:
         """Call every implementation of a lifecycle hook; log and swallow their errors."""
         for impl in self._impls.get(name, ()):
-            try:
-                impl.function(**{a: kwargs[a] for a in impl.argnames})
-            except Exception:
-                log.exception("plugin %s: %s failed", impl.plugin_name, name)
+            call_guarded(impl, name, kwargs)
 
     async def first(self, name: str, **kwargs: Any) -> Any:
         """Call a firstresult hook (awaiting awaitable results); stop at the first non-None."""

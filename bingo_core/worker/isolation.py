@@ -12,9 +12,9 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+from ..context import TaskContext
 from ..errors import SkipRetry, TaskTimeout
 from ..registry import TaskType
-from .context import TaskContext
 
 
 class IsolatedTaskError(Exception):
@@ -28,19 +28,23 @@ def _child(handler: Any, model: Any, payload_json: str, ctx: TaskContext, conn: 
             import json
 
             payload = json.loads(payload_json)
-        handler(ctx, payload)
+        result = handler(ctx, payload)
     except SkipRetry as exc:
         conn.send(("skip", str(exc)))
     except BaseException as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"))
     else:
-        conn.send(("ok", ""))
+        try:
+            conn.send(("ok", result))
+        except Exception:  # a result that cannot cross the pipe is dropped, not an error
+            conn.send(("ok", None))
     finally:
         conn.close()
 
 
-async def run_isolated(tt: TaskType, ctx: TaskContext, payload: Any, timeout: float | None) -> None:
-    """Run ``tt``'s handler in a fresh process; kill it when ``timeout`` passes."""
+async def run_isolated(tt: TaskType, ctx: TaskContext, payload: Any, timeout: float | None) -> Any:
+    """Run ``tt``'s handler in a fresh process; kill it when ``timeout`` passes. Returns
+    the handler's result."""
     mp = multiprocessing.get_context("forkserver")
     receiver, sender = mp.Pipe(duplex=False)
     proc = mp.Process(
@@ -65,3 +69,4 @@ async def run_isolated(tt: TaskType, ctx: TaskContext, payload: Any, timeout: fl
         raise SkipRetry(text)
     if kind == "error":
         raise IsolatedTaskError(text or f"isolated process exited with code {proc.exitcode}")
+    return text

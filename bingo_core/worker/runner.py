@@ -11,9 +11,9 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from ..context import TaskContext
 from ..errors import TaskTimeout
 from ..registry import TaskType
-from .context import TaskContext
 
 log = logging.getLogger("bingo.worker")
 
@@ -36,12 +36,12 @@ class HandlerRunner:
         payload: Any,
         timeout: float | None,
         isolation: str = "thread",
-    ) -> None:
-        """Run the handler; raise :class:`TaskTimeout` when ``timeout`` passes."""
+    ) -> Any:
+        """Run the handler and return its result; raise :class:`TaskTimeout` when
+        ``timeout`` passes."""
         if tt.is_async:
             if not timeout:
-                await tt.handler(ctx, payload)
-                return
+                return await tt.handler(ctx, payload)
             # One timer handle per task (cheaper than asyncio.timeout on the hot path).
             task = asyncio.current_task()
             assert task is not None
@@ -55,28 +55,24 @@ class HandlerRunner:
 
             timer = asyncio.get_running_loop().call_later(timeout, expire)
             try:
-                await tt.handler(ctx, payload)
+                return await tt.handler(ctx, payload)
             except asyncio.CancelledError:
                 if expired and task.uncancel() == 0:
                     raise TaskTimeout(f"timed out after {timeout:g}s") from None
                 raise
             finally:
                 timer.cancel()
-            return
         if isolation == "process":
             from .isolation import run_isolated
 
-            await run_isolated(tt, ctx, payload, timeout)
-            return
+            return await run_isolated(tt, ctx, payload, timeout)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, tt.handler, ctx, payload)
         if not timeout:
-            await future
-            return
+            return await future
         done, _ = await asyncio.wait({future}, timeout=timeout)
         if done:
-            future.result()
-            return
+            return future.result()
         ctx.cancel()
         self._abandon(future)
         raise TaskTimeout(f"timed out after {timeout:g}s (thread abandoned, ctx.cancelled set)")

@@ -17,20 +17,20 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import PydanticSerializationError, to_json
+
 from ..broker import CONNECTION_ERRORS, AsyncBroker
+from ..context import TaskContext
 from ..errors import MalformedTask, PayloadError, SkipRetry, TaskTimeout
-from ..message import TaskInfo, decode
-from ..plugins.builtin import RedisIdempotency
-from ..registry import Registry, TaskType
-from .context import TaskContext
+from ..message import TaskInfo, TaskMessage
+from ..registry import TaskType
 from .heartbeat import Heartbeat
 from .hooks import WorkerHooks
 from .recoverer import Recoverer
 from .runner import HandlerRunner
 
 if TYPE_CHECKING:
-    from ..config import Settings
-    from ..plugins import PluginManager
+    from ..app import App
 
 log = logging.getLogger("bingo.worker")
 IDLE_BLOCK = 1.0  # longest BLPOP; bounds how late a paused queue's resume is noticed
@@ -51,18 +51,13 @@ class Running:
 class Worker:
     """One worker process's task loop. ``await worker.run(stop_event)``."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        registry: Registry,
-        manager: PluginManager | None = None,
-        *,
-        broker: AsyncBroker | None = None,
-    ) -> None:
+    def __init__(self, app: App, *, broker: AsyncBroker | None = None) -> None:
+        settings = app.settings
         ws = settings.worker
+        self.app = app
         self.settings = settings
-        self.registry = registry
-        self.broker = broker if broker is not None else AsyncBroker(settings.redis)
+        self.registry = app.registry
+        self.broker = broker if broker is not None else app.async_broker()
         self.concurrency = ws.concurrency
         self.queues: dict[str, int] = dict(ws.queues)
         self.strict = ws.strict_priority
@@ -70,22 +65,19 @@ class Worker:
         self.shutdown_timeout = ws.shutdown_timeout
         self.archive_max_size = ws.archive_max_size
         self.archive_max_age = ws.archive_max_age
+        self.max_result_size = ws.max_result_size
         self.id = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self.active: dict[str, Running] = {}
         self.processed = 0
         self.failed = 0
         self.started_at = time.time()
-        if manager is not None:
-            old = manager.pm.get_plugin("bingo.idempotency")
-            if old is not None:  # a previous worker of this process registered its own
-                manager.pm.unregister(old)
-            manager.add(RedisIdempotency(self.broker, ws.idempotency_ttl), "bingo.idempotency")
-        self.hooks = WorkerHooks(manager)
+        self.hooks = WorkerHooks(app.manager)
         self.runner = HandlerRunner(self.concurrency)
         self.heartbeat = Heartbeat(self)
         self.recoverer = Recoverer(self)
-        self._plugin_settings: dict[str, Any] = getattr(settings, "plugin_settings", {}) or {}
-        self._acks: dict[str, list[tuple[str, float, str]]] = {}
+        self._timezone = app.timezone
+        self._db = app.db
+        self._acks: dict[str, list[tuple[str, float, str, str]]] = {}
         self._flushing: asyncio.Task[None] | None = None
         self._slot = asyncio.Event()
         self._stopping = False
@@ -153,7 +145,6 @@ class Worker:
         with contextlib.suppress(*CONNECTION_ERRORS):
             await self.broker.remove_server(self.id)
         self.runner.close()
-        await self.broker.close()
         log.info("worker stopped: processed=%d failed=%d", self.processed, self.failed)
 
     # -- fetching ---------------------------------------------------------------------------
@@ -211,7 +202,7 @@ class Worker:
         return got, next_due
 
     def _start(self, queue: str, task_id: str, raw: bytes, retried: int) -> None:
-        ctx = TaskContext(task_id, "?", queue, retried, 0)
+        ctx = TaskContext(task_id, "?", queue, retried, 0, timezone=self._timezone, db=self._db)
         running = Running(queue, ctx)
         self.active[task_id] = running
         running.task = asyncio.create_task(self._execute(running, raw))
@@ -221,47 +212,46 @@ class Worker:
         ctx = r.ctx
         try:
             try:
-                msg = decode(raw)
+                msg = TaskMessage.decode(raw)
             except MalformedTask as exc:
                 await self._archive(r, f"malformed task: {exc}")
                 return
-            ctx.type = msg["type"]
-            ctx.max_retry = msg["retry"]
-            ctx.enqueued_at = msg.get("enqueued_at")
-            tt = self.registry.tasks.get(ctx.type)
+            ctx.type = msg.type
+            ctx.max_retry = msg.max_retry
+            ctx.enqueued_at = msg.enqueued_at
+            tt = self.registry.tasks.get(msg.type)
             if tt is None:
                 await self._fail(
                     r,
                     msg,
                     None,
                     RuntimeError(
-                        f"unknown task type {ctx.type!r}: "
+                        f"unknown task type {msg.type!r}: "
                         f"no plugin on worker {self.id} registers it"
                     ),
                 )
                 return
             try:
-                payload = tt.validate_payload(msg["payload"])
+                payload = tt.validate_payload(msg.payload)
             except PayloadError as exc:
                 await self._archive(r, str(exc))  # a bad payload never becomes good
                 return
-            ctx.settings = self._plugin_settings.get(tt.plugin)
-            timeout = float(msg.get("timeout") or 0) or None
-            deadline = msg.get("deadline")
+            ctx.settings = self.app.plugin_settings(tt.plugin)
+            timeout = msg.timeout or None
+            deadline = msg.deadline
             if deadline is not None:
                 ctx.deadline = TaskContext.deadline_from(deadline)
-                left = float(deadline) - time.time()
+                left = deadline - time.time()
                 if left <= 0:
                     await self._archive(r, "deadline exceeded before the task started")
                     return
                 timeout = left if timeout is None else min(timeout, left)
-            idempotent = msg.get("idempotent")
-            if idempotent and await self._already_done(msg, ctx):
-                self._ack(r.queue, ctx.task_id, msg)
+            if msg.idempotent and await self._already_done(msg, ctx):
+                self._ack(r.queue, ctx.task_id, msg, None)
                 return
             self.hooks.notify("bingo_task_started", ctx=ctx)
             try:
-                await self.runner.run(tt, ctx, payload, timeout, msg.get("isolation", "thread"))
+                result = await self.runner.run(tt, ctx, payload, timeout, msg.isolation)
             except SkipRetry as exc:
                 await self._archive(r, f"SkipRetry: {exc}", ctx=ctx, error=exc)
                 return
@@ -270,10 +260,10 @@ class Worker:
             except Exception as exc:
                 await self._fail(r, msg, tt, exc)
                 return
-            if idempotent:
+            if msg.idempotent:
                 await self._mark_done(msg, ctx)
             self.processed += 1
-            self._ack(r.queue, ctx.task_id, msg)
+            self._ack(r.queue, ctx.task_id, msg, result)
             self.hooks.notify("bingo_task_succeeded", ctx=ctx)
         except asyncio.CancelledError:
             if not self._stopping:
@@ -288,7 +278,7 @@ class Worker:
             if self.active.pop(ctx.task_id, None) is not None:
                 self._slot.set()
 
-    async def _already_done(self, msg: dict[str, Any], ctx: TaskContext) -> bool:
+    async def _already_done(self, msg: TaskMessage, ctx: TaskContext) -> bool:
         info = TaskInfo.from_message(msg, "active", ctx.retry_count)
         done = await self.hooks.first("bingo_idempotency_check", task=info)
         if done:
@@ -297,15 +287,15 @@ class Worker:
             )
         return bool(done)
 
-    async def _mark_done(self, msg: dict[str, Any], ctx: TaskContext) -> None:
+    async def _mark_done(self, msg: TaskMessage, ctx: TaskContext) -> None:
         info = TaskInfo.from_message(msg, "active", ctx.retry_count)
         try:
             await self.hooks.first("bingo_idempotency_mark", task=info)
         except Exception:
             log.exception("task %s: idempotency mark failed", ctx.task_id)
 
-    def _retry_delay(self, msg: dict[str, Any], tt: TaskType | None, retried: int) -> float:
-        backoff = msg.get("backoff")
+    def _retry_delay(self, msg: TaskMessage, tt: TaskType | None, retried: int) -> float:
+        backoff: Any = msg.retry_backoff
         if backoff is None and tt is not None:
             backoff = tt.option("retry_backoff")
         if backoff is None:
@@ -314,12 +304,12 @@ class Worker:
             try:
                 return max(0.0, float(backoff(retried)))
             except Exception:
-                log.exception("retry_backoff of %s failed; using the default", msg["type"])
+                log.exception("retry_backoff of %s failed; using the default", msg.type)
                 return default_backoff(retried)
         return max(0.0, float(backoff))
 
     async def _fail(
-        self, r: Running, msg: dict[str, Any], tt: TaskType | None, exc: BaseException
+        self, r: Running, msg: TaskMessage, tt: TaskType | None, exc: BaseException
     ) -> None:
         ctx = r.ctx
         error = f"{type(exc).__name__}: {exc}"[:4000]
@@ -367,9 +357,29 @@ class Worker:
         if not ok:
             log.warning("task %s: lease lost before it was archived", task_id)
 
+    def _result_json(self, task_id: str, result: Any) -> str:
+        """The result as JSON to keep with the task, or "" (none, too large, not JSON)."""
+        if result is None:
+            return ""
+        try:
+            text = to_json(result).decode()
+        except (PydanticSerializationError, ValueError, TypeError) as exc:
+            log.warning("task %s: result dropped: not JSON-serialisable (%s)", task_id, exc)
+            return ""
+        if len(text) > self.max_result_size:
+            log.warning(
+                "task %s: result dropped: %d bytes of JSON, over worker.maxResultSize (%d)",
+                task_id,
+                len(text),
+                self.max_result_size,
+            )
+            return ""
+        return text
+
     # -- acks, batched: every completion of one loop iteration goes in one script call ------
-    def _ack(self, queue: str, task_id: str, msg: dict[str, Any]) -> None:
-        item = (task_id, float(msg.get("retention") or 0), msg.get("unique_key") or "")
+    def _ack(self, queue: str, task_id: str, msg: TaskMessage, result: Any) -> None:
+        result_json = self._result_json(task_id, result) if msg.retention else ""
+        item = (task_id, msg.retention, msg.unique_key or "", result_json)
         self._acks.setdefault(queue, []).append(item)
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush_acks())

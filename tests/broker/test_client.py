@@ -43,7 +43,7 @@ def test_enqueue_stores_pending_task(client: Any, redis_client: Any) -> None:
     info = client.enqueue("task:report", {"date": "2026-01-02"})
     assert info.state == "pending" and info.queue == "default" and info.max_retry == 3
     assert redis_client.lrange("bingo:{default}:pending", 0, -1) == [info.id]
-    stored = client.broker.get_task("default", info.id)
+    stored = client.broker.reader.get_task("default", info.id)
     assert stored.payload == {"date": "2026-01-02", "pages": 1}
     assert stored.timeout == 20 and stored.state == "pending"
     assert "default" in redis_client.smembers("bingo:queues")
@@ -117,7 +117,7 @@ def test_enqueue_many(client: Any, redis_client: Any) -> None:
     assert redis_client.llen("bingo:{low}:pending") == 1
     # FIFO: the head of the list (RPOP end) is the first item.
     assert redis_client.lindex("bingo:{default}:pending", -1) == ids[0]
-    assert client.broker.get_task("default", ids[7]).payload == {"date": "today", "pages": 7}
+    assert client.broker.reader.get_task("default", ids[7]).payload == {"date": "today", "pages": 7}
 
 
 def test_enqueue_many_reports_refused_items(client: Any, redis_client: Any) -> None:
@@ -166,11 +166,10 @@ def test_async_client_enqueue(bingo_settings: Any, redis_client: Any) -> None:
         broker = AsyncBroker(bingo_settings.redis)
         client = AsyncClient(bingo_settings, registry, broker)
         info = await client.enqueue("task:x", {"a": 1}, queue="q1")
-        prepared = [client.builder.build("task:x", {"b": i})[0] for i in range(3)]
-        codes = await client.enqueue_prepared(prepared)
+        infos = [await client.enqueue("task:x", {"b": i}) for i in range(3)]
         await broker.close()
         assert info.queue == "q1"
-        return codes
+        return [1 for i in infos if i.state == "pending"]
 
     assert asyncio.run(main()) == [1, 1, 1]
     assert redis_client.llen("bingo:{q1}:pending") == 1

@@ -61,7 +61,7 @@ def write_config(tmp_path: Path, redis_url: str) -> Path:
 
 
 def leader_id(client: redis.Redis) -> str | None:
-    value = client.get(KEYS.scheduler_prefix + ":leader")
+    value = client.get(KEYS.scheduler.leader)
     return None if value is None else str(value)
 
 
@@ -127,12 +127,12 @@ def test_three_daemons_leader_killed_each_tick_once(
     # Both leaders fired; the new one fired the tick(s) due while nobody led, late.
     history = [
         json.loads(h)
-        for h in redis_client.lrange(KEYS.scheduler_prefix + ":history:" + ENTRY, 0, -1)
+        for h in redis_client.lrange(KEYS.scheduler.history(ENTRY), 0, -1)
     ]
     assert sorted(h["tick"] for h in history) == [float(s) for s in seconds]
     late = [h for h in history if h["lateness"] > 0.3]
     assert late, history
     assert all(h["lateness"] < LEASE + 1 for h in history)
     assert "missed while no leader fired them" in new.log
-    entry = redis_client.hgetall(KEYS.scheduler_prefix + ":entry:" + ENTRY)
+    entry = redis_client.hgetall(KEYS.scheduler.entry(ENTRY))
     assert entry.get("missed", "0") == "0"

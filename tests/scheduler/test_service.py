@@ -20,9 +20,11 @@ import bingo_test_plugin
 import pytest
 import redis
 
+from bingo_core.app import App
 from bingo_core.broker import AsyncBroker, Broker
 from bingo_core.broker.keys import Keys
-from bingo_core.broker.schedstate import Record, SchedState, SchedStateReader
+from bingo_core.broker.reader import Reader
+from bingo_core.broker.schedstate import Record, SchedState
 from bingo_core.config import Settings, load_settings
 from bingo_core.registry import Registry, ScheduleEntry
 from bingo_core.scheduler.entries import compile_entry
@@ -85,14 +87,14 @@ def registry(bingo_registry: Callable[..., Registry]) -> Registry:
 
 
 @pytest.fixture
-def reader(bingo_settings: Settings) -> Iterator[SchedStateReader]:
+def reader(bingo_settings: Settings) -> Iterator[Reader]:
     broker = Broker(bingo_settings.redis)
-    yield SchedStateReader(broker)
+    yield broker.reader
     broker.close()
 
 
 async def start(settings: Settings, registry: Registry) -> SchedulerService:
-    service = SchedulerService(settings, registry, None, AsyncBroker(settings.redis))
+    service = SchedulerService(App(settings, registry=registry))
     await service.start()
     return service
 
@@ -167,10 +169,10 @@ async def test_one_leader_and_takeover_on_stop(
         await asyncio.sleep(1.2)
         assert len(leaders(a, b)) == 1  # still exactly one, renewals keep it
         leader, follower = (a, b) if a.is_leader else (b, a)
-        assert redis_client.get(KEYS.scheduler_prefix + ":leader") == leader.daemon_id
+        assert redis_client.get(KEYS.scheduler.leader) == leader.daemon_id
         await stop(leader)
         # The lease was released, not left to expire: the follower takes it at its next try.
-        assert redis_client.get(KEYS.scheduler_prefix + ":leader") in (None, follower.daemon_id)
+        assert redis_client.get(KEYS.scheduler.leader) in (None, follower.daemon_id)
         await wait_until(lambda: follower.is_leader, 3, "takeover after stop")
         await asyncio.sleep(1.1)
     finally:
@@ -184,7 +186,7 @@ async def test_takeover_after_crash_within_ttl_each_tick_once(
     redis_url: str,
     registry: Registry,
     redis_client: redis.Redis,
-    reader: SchedStateReader,
+    reader: Reader,
 ) -> None:
     # With a 2 s lease the gap after a crash always holds at least one tick.
     settings = make_settings(tmp_path, redis_url, leaderLease="2s")
@@ -223,7 +225,7 @@ async def test_fencing_refuses_a_superseded_leader(
         assert ok
         assert await b.acquire(5) == (False, pytest.approx(5000, abs=100))
         assert await a.record(token_a, [Record("config|x", next=1.0)], 10)
-        redis_client.delete(KEYS.scheduler_prefix + ":leader")  # the lease ran out
+        redis_client.delete(KEYS.scheduler.leader)  # the lease ran out
         ok, token_b = await b.acquire(5)
         assert ok and token_b == token_a + 1
         # The old leader, still believing it leads, can no longer write anything.
@@ -231,7 +233,7 @@ async def test_fencing_refuses_a_superseded_leader(
         assert not await a.record(token_a, [Record("config|x", next=2.0, missed=3)], 10)
         assert not await a.publish(token_a, [], ["config|x"])
         assert not await a.release(token_a)
-        entry = redis_client.hgetall(KEYS.scheduler_prefix + ":entry:config|x")
+        entry = redis_client.hgetall(KEYS.scheduler.entry("config|x"))
         assert entry == {"next": "1.0"}
         # Even with the old daemon id back in the lease, the stale token is refused.
         assert await b.release(token_b)
@@ -278,7 +280,7 @@ async def test_misfire_fires_late_within_grace_and_counts_older_as_missed(
     redis_url: str,
     registry: Registry,
     redis_client: redis.Redis,
-    reader: SchedStateReader,
+    reader: Reader,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     grace = 10
@@ -288,8 +290,8 @@ async def test_misfire_fires_late_within_grace_and_counts_older_as_missed(
         redis_client.delete(key)
     # The last leader handled a tick `behind` seconds ago, then every daemon was down.
     cursor = float(int(time.time()) - behind)
-    redis_client.hset(KEYS.scheduler_prefix + ":cursors", TICK, repr(cursor))
-    redis_client.delete(KEYS.scheduler_prefix + ":history:" + TICK)
+    redis_client.hset(KEYS.scheduler.cursors, TICK, repr(cursor))
+    redis_client.delete(KEYS.scheduler.history(TICK))
     caplog.set_level(logging.INFO, logger="bingo.scheduler")
     service = await start(settings, registry)
     await wait_until(
@@ -322,7 +324,7 @@ async def test_apply_adds_and_removes_entries_at_runtime(
     redis_url: str,
     registry: Registry,
     redis_client: redis.Redis,
-    reader: SchedStateReader,
+    reader: Reader,
 ) -> None:
     settings = make_settings(tmp_path, redis_url, schedules=[])
     service = await start(settings, registry)
@@ -345,7 +347,7 @@ async def test_apply_adds_and_removes_entries_at_runtime(
         await asyncio.sleep(1.2)
         assert service.ticker.fired == fired
         assert reader.entries() == []
-        assert not redis_client.exists(KEYS.scheduler_prefix + ":history:db:7|row")
+        assert not redis_client.exists(KEYS.scheduler.history("db:7|row"))
     finally:
         await stop(service)
     assert_each_tick_once(redis_client, "db:7|row")
@@ -390,7 +392,7 @@ async def test_database_down_static_entries_fire_and_cron_list_shows_state(
     try:
         await wait_until(lambda: service.ticker.fired >= 2, 4, "two ticks")
         await wait_until(
-            lambda: redis_client.exists(KEYS.scheduler_prefix + ":sync") == 1, 4, "sync status"
+            lambda: redis_client.exists(KEYS.scheduler.sync) == 1, 4, "sync status"
         )
         listed = await asyncio.to_thread(cli, config, "cron", "list", "--json", "--history", "5")
         table = await asyncio.to_thread(cli, config, "cron", "list")

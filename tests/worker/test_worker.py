@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 import bingo_core as bingo
 from bingo_core import Client
+from bingo_core.app import App
 from bingo_core.registry import TaskRegister
 from bingo_core.testing import drain
 from bingo_core.worker import Worker
@@ -113,7 +114,7 @@ def test_retry_then_archive_with_last_error(setup: Any, redis_client: Any) -> No
     info = client.enqueue("t:flaky", {"n": 1})
     asyncio.run(drain(settings, registry, manager))
     assert [v for kind, v in EVENTS if kind == "flaky"] == [0, 1, 2]
-    task = client.broker.get_task("default", info.id)
+    task = client.broker.reader.get_task("default", info.id)
     assert task.state == "archived" and task.retried == 2
     assert "RuntimeError: boom 2" in task.error and "retries exhausted" in task.error
     assert redis_client.zscore("bingo:{default}:archived", info.id) is not None
@@ -124,7 +125,7 @@ def test_skip_retry_archives_at_once(setup: Any) -> None:
     info = client.enqueue("t:skip", {"n": 1})
     asyncio.run(drain(settings, registry, manager))
     assert EVENTS == [("skip", 1)]
-    task = client.broker.get_task("default", info.id)
+    task = client.broker.reader.get_task("default", info.id)
     assert task.state == "archived" and "not worth it" in task.error and task.retried == 0
 
 
@@ -135,7 +136,7 @@ def test_async_timeout_cancels(setup: Any) -> None:
     asyncio.run(drain(settings, registry, manager))
     assert time.monotonic() - started < 3
     assert EVENTS == [("cancelled", info.id)]
-    task = client.broker.get_task("default", info.id)
+    task = client.broker.reader.get_task("default", info.id)
     assert task.state == "archived" and "timed out after 0.3s" in task.error
 
 
@@ -145,7 +146,7 @@ def test_sync_timeout_sets_cancelled_and_frees_slot(setup: Any) -> None:
     asyncio.run(drain(settings, registry, manager))
     time.sleep(0.1)  # the abandoned thread sees ctx.cancelled and returns
     assert ("sync-cancelled", info.id) in EVENTS
-    task = client.broker.get_task("default", info.id)
+    task = client.broker.reader.get_task("default", info.id)
     assert task.state == "archived" and "timed out" in task.error
 
 
@@ -159,8 +160,8 @@ def test_malformed_message_is_archived_and_worker_goes_on(setup: Any, redis_clie
     client.enqueue("t:ok", {"n": 7})
     asyncio.run(drain(settings, registry, manager))
     assert EVENTS == [("ok", 7)]
-    bad1 = client.broker.get_task("default", "bad1")
-    bad2 = client.broker.get_task("default", "bad2")
+    bad1 = client.broker.reader.get_task("default", "bad1")
+    bad2 = client.broker.reader.get_task("default", "bad2")
     assert bad1.state == bad2.state == "archived"
     assert "not valid JSON" in bad1.error and "lacks field" in bad2.error
 
@@ -169,11 +170,11 @@ def test_payload_failing_model_in_redis_is_archived_not_retried(
     setup: Any, redis_client: Any
 ) -> None:
     settings, registry, manager, client = setup
-    msg = '{"id":"p1","type":"t:ok","queue":"default","payload":{"n":"NaN?"},"retry":5}'
+    msg = '{"id":"p1","type":"t:ok","queue":"default","payload":{"n":"NaN?"},"max_retry":5}'
     redis_client.hset("bingo:{default}:t:p1", mapping={"msg": msg, "state": "pending"})
     redis_client.lpush("bingo:{default}:pending", "p1")
     asyncio.run(drain(settings, registry, manager))
-    task = client.broker.get_task("default", "p1")
+    task = client.broker.reader.get_task("default", "p1")
     assert task.state == "archived" and task.retried == 0 and "n:" in task.error
 
 
@@ -205,7 +206,7 @@ def test_expired_lease_is_recovered(setup: Any, redis_client: Any) -> None:
         await broker.close()
 
     asyncio.run(lease_and_die())
-    assert client.broker.get_task("default", info.id).state == "active"
+    assert client.broker.reader.get_task("default", info.id).state == "active"
     started = time.monotonic()
     asyncio.run(drain(settings, registry, manager, timeout=5))
     assert EVENTS == [("ok", 3)]
@@ -217,7 +218,8 @@ def test_idle_worker_picks_up_within_milliseconds(setup: Any) -> None:
 
     async def main() -> list[float]:
         stop = asyncio.Event()
-        worker = Worker(settings, registry, manager)
+        app = App(settings, registry=registry, manager=manager)
+        worker = Worker(app)
         runner = asyncio.create_task(worker.run(stop))
         await asyncio.sleep(0.3)  # idle, blocked on the wake-up list
         delays = []
@@ -231,6 +233,7 @@ def test_idle_worker_picks_up_within_milliseconds(setup: Any) -> None:
             await asyncio.sleep(0.05)
         stop.set()
         await runner
+        await app.aclose()
         return delays
 
     delays = sorted(asyncio.run(main()))
@@ -246,18 +249,20 @@ def test_graceful_shutdown_requeues_unfinished_to_head(setup: Any, redis_client:
     async def main() -> None:
         stop = asyncio.Event()
         settings.worker.concurrency = 1
-        worker = Worker(settings, registry, manager)
+        app = App(settings, registry=registry, manager=manager)
+        worker = Worker(app)
         runner = asyncio.create_task(worker.run(stop))
         while not worker.active:
             await asyncio.sleep(0.01)
         stop.set()
         await runner
+        await app.aclose()
 
     asyncio.run(main())
     assert ("cancelled", first.id) in EVENTS
     pending = redis_client.lrange("bingo:{default}:pending", 0, -1)
     assert pending[-1] == first.id  # the head: RPOP takes it first
-    assert client.broker.get_task("default", first.id).state == "pending"
+    assert client.broker.reader.get_task("default", first.id).state == "pending"
     assert redis_client.zcard("bingo:{default}:lease") == 0
 
 
@@ -271,7 +276,8 @@ def test_paused_queue_is_not_fetched(setup: Any, redis_client: Any) -> None:
 
     async def main() -> None:
         stop = asyncio.Event()
-        worker = Worker(settings, registry, manager)
+        app = App(settings, registry=registry, manager=manager)
+        worker = Worker(app)
         runner = asyncio.create_task(worker.run(stop))
         await asyncio.sleep(0.3)
         assert EVENTS == []
@@ -282,6 +288,7 @@ def test_paused_queue_is_not_fetched(setup: Any, redis_client: Any) -> None:
             await asyncio.sleep(0.01)
         stop.set()
         await runner
+        await app.aclose()
 
     asyncio.run(main())
     assert EVENTS == [("ok", 1)]

@@ -2,29 +2,32 @@
 -- KEYS[1] -> P:{q}:pending     (list)
 -- KEYS[2] -> P:{q}:scheduled   (zset)
 -- KEYS[3] -> P:{q}:notify      (list of wake-up tokens)
--- ARGV[1] -> task key prefix P:{q}:t:
--- ARGV[2] -> now (epoch seconds)
+-- KEYS[4] -> P:{q}:t:          (task key prefix: the task hash is KEYS[4] .. id)
+-- KEYS[5..] -> the unique locks P:{q}:unique:<digest> and the scheduler tick dedupe keys
+--   P:{q}:tick:<entry>:<ms> of the tasks below, each referred to by its index in KEYS
+-- ARGV[1] -> now (epoch seconds)
 -- then 7 values per task:
---   id, msg (JSON), process_at (epoch s, 0 = now), unique key ("" = none),
---   unique TTL (ms), dedupe key ("" = none), dedupe TTL (ms)
--- Returns one code per task: 1 enqueued, 0 task id exists, -1 unique lock held,
---   -2 dedupe key already set (this scheduler tick was enqueued before).
-local prefix = ARGV[1]
-local now = tonumber(ARGV[2])
+--   id, msg (JSON), process_at (epoch s, 0 = now), index of its unique lock in KEYS
+--   (0 = none), unique TTL (ms), index of its dedupe key in KEYS (0 = none), dedupe TTL (ms)
+-- Returns one value per task: 1 enqueued, 0 task id exists, -1 unique lock held, or, when
+--   the dedupe key was already set (this scheduler tick was enqueued before), the id of
+--   the task that holds it (a string).
+local prefix = KEYS[4]
+local now = tonumber(ARGV[1])
 local out = {}
 local wake = false
-for b = 3, #ARGV, 7 do
+for b = 2, #ARGV, 7 do
   local id = ARGV[b]
   local tkey = prefix .. id
   local at = tonumber(ARGV[b + 2])
-  local ukey = ARGV[b + 3]
-  local dkey = ARGV[b + 5]
+  local u = tonumber(ARGV[b + 3])
+  local d = tonumber(ARGV[b + 5])
   local code = 1
   if redis.call("EXISTS", tkey) == 1 then
     code = 0
-  elseif dkey ~= "" and not redis.call("SET", dkey, id, "NX", "PX", ARGV[b + 6]) then
-    code = -2
-  elseif ukey ~= "" and not redis.call("SET", ukey, id, "NX", "PX", ARGV[b + 4]) then
+  elseif d > 0 and not redis.call("SET", KEYS[d], id, "NX", "PX", ARGV[b + 6]) then
+    code = redis.call("GET", KEYS[d]) or ""
+  elseif u > 0 and not redis.call("SET", KEYS[u], id, "NX", "PX", ARGV[b + 4]) then
     code = -1
   elseif at > now then
     redis.call("HSET", tkey, "msg", ARGV[b + 1], "state", "scheduled", "process_at", at)

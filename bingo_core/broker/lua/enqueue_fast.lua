@@ -2,12 +2,12 @@
 -- key (the common case of enqueue_many), to one queue.
 -- KEYS[1] -> P:{q}:pending     (list)
 -- KEYS[2] -> P:{q}:notify      (list of wake-up tokens)
--- ARGV[1] -> task key prefix P:{q}:t:
--- then 2 values per task: id (random, 128 bits), msg (JSON)
+-- KEYS[3] -> P:{q}:t:          (task key prefix: the task hash is KEYS[3] .. id)
+-- ARGV: 2 values per task: id (random, 128 bits), msg (JSON)
 -- Returns the number of tasks enqueued.
-local prefix = ARGV[1]
+local prefix = KEYS[3]
 local ids = {}
-for b = 2, #ARGV, 2 do
+for b = 1, #ARGV, 2 do
   redis.call("HSET", prefix .. ARGV[b], "msg", ARGV[b + 1], "state", "pending")
   ids[#ids + 1] = ARGV[b]
   if #ids == 500 then
@@ -21,4 +21,4 @@ end
 if redis.call("LLEN", KEYS[2]) == 0 then
   redis.call("RPUSH", KEYS[2], "1")
 end
-return (#ARGV - 1) / 2
+return #ARGV / 2

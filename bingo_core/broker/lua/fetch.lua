@@ -5,18 +5,18 @@
 -- KEYS[4] -> P:{q}:scheduled   (zset)
 -- KEYS[5] -> P:{q}:retry       (zset)
 -- KEYS[6] -> P:{q}:notify      (list)
--- ARGV[1] -> task key prefix P:{q}:t:
--- ARGV[2] -> now (epoch seconds)
--- ARGV[3] -> N, the most tasks to lease
--- ARGV[4] -> lease expiry (epoch seconds)
--- ARGV[5] -> worker id
+-- KEYS[7] -> P:{q}:t:          (task key prefix: a task hash is KEYS[7] .. id)
+-- ARGV[1] -> now (epoch seconds)
+-- ARGV[2] -> N, the most tasks to lease
+-- ARGV[3] -> lease expiry (epoch seconds)
+-- ARGV[4] -> worker id
 -- Returns {next_due, id1, msg1, retried1, id2, ...}; next_due is the earliest scheduled or
 -- retry time left ("" when none), or "paused" when the queue is paused.
 if redis.call("EXISTS", KEYS[3]) == 1 then
   return {"paused"}
 end
-local prefix = ARGV[1]
-local now = ARGV[2]
+local prefix = KEYS[7]
+local now = ARGV[1]
 for z = 4, 5 do
   local due = redis.call("ZRANGEBYSCORE", KEYS[z], "-inf", now, "LIMIT", 0, 500)
   if #due > 0 then
@@ -28,7 +28,7 @@ for z = 4, 5 do
   end
 end
 local out = {""}
-local n = tonumber(ARGV[3])
+local n = tonumber(ARGV[2])
 for _ = 1, n do
   local id = redis.call("RPOP", KEYS[1])
   if not id then
@@ -37,8 +37,8 @@ for _ = 1, n do
   local tkey = prefix .. id
   local v = redis.call("HMGET", tkey, "msg", "retried")
   if v[1] then
-    redis.call("HSET", tkey, "state", "active", "worker", ARGV[5])
-    redis.call("ZADD", KEYS[2], ARGV[4], id)
+    redis.call("HSET", tkey, "state", "active", "worker", ARGV[4], "started_at", now)
+    redis.call("ZADD", KEYS[2], ARGV[3], id)
     out[#out + 1] = id
     out[#out + 1] = v[1]
     out[#out + 1] = v[2] or "0"

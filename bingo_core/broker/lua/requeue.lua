@@ -2,15 +2,15 @@
 -- KEYS[1] -> P:{q}:lease
 -- KEYS[2] -> P:{q}:pending
 -- KEYS[3] -> P:{q}:notify
--- ARGV[1] -> task key prefix P:{q}:t:
--- ARGV[2] -> worker id
--- ARGV[3..] -> ids
+-- KEYS[4] -> P:{q}:t:          (task key prefix: the task hash is KEYS[4] .. id)
+-- ARGV[1] -> worker id
+-- ARGV[2..] -> ids
 -- Returns how many tasks were requeued.
 local n = 0
-for i = 3, #ARGV do
+for i = 2, #ARGV do
   local id = ARGV[i]
-  local tkey = ARGV[1] .. id
-  if redis.call("HGET", tkey, "worker") == ARGV[2] then
+  local tkey = KEYS[4] .. id
+  if redis.call("HGET", tkey, "worker") == ARGV[1] then
     redis.call("ZREM", KEYS[1], id)
     redis.call("HSET", tkey, "state", "pending")
     redis.call("HDEL", tkey, "worker")

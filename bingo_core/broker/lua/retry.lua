@@ -5,26 +5,26 @@
 -- KEYS[4] -> P:{q}:processed:<date>
 -- KEYS[5] -> P:{q}:failed
 -- KEYS[6] -> P:{q}:failed:<date>
--- ARGV[1] -> task key prefix P:{q}:t:
--- ARGV[2] -> id
--- ARGV[3] -> worker id
--- ARGV[4] -> retry at (epoch seconds)
--- ARGV[5] -> error text
--- ARGV[6] -> now (epoch seconds)
--- ARGV[7] -> TTL of the daily counters (seconds)
+-- KEYS[7] -> P:{q}:t:          (task key prefix: a task hash is KEYS[7] .. id)
+-- ARGV[1] -> id
+-- ARGV[2] -> worker id
+-- ARGV[3] -> retry at (epoch seconds)
+-- ARGV[4] -> error text
+-- ARGV[5] -> now (epoch seconds)
+-- ARGV[6] -> TTL of the daily counters (seconds)
 -- Returns 1, or 0 when this worker no longer held the task.
-local tkey = ARGV[1] .. ARGV[2]
-if redis.call("HGET", tkey, "worker") ~= ARGV[3] then
+local tkey = KEYS[7] .. ARGV[1]
+if redis.call("HGET", tkey, "worker") ~= ARGV[2] then
   return 0
 end
-redis.call("ZREM", KEYS[1], ARGV[2])
+redis.call("ZREM", KEYS[1], ARGV[1])
 redis.call("HINCRBY", tkey, "retried", 1)
-redis.call("HSET", tkey, "state", "retry", "error", ARGV[5], "failed_at", ARGV[6])
+redis.call("HSET", tkey, "state", "retry", "error", ARGV[4], "failed_at", ARGV[5])
 redis.call("HDEL", tkey, "worker")
-redis.call("ZADD", KEYS[2], ARGV[4], ARGV[2])
+redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])
 for k = 3, 6 do
   redis.call("INCR", KEYS[k])
 end
-redis.call("EXPIRE", KEYS[4], ARGV[7])
-redis.call("EXPIRE", KEYS[6], ARGV[7])
+redis.call("EXPIRE", KEYS[4], ARGV[6])
+redis.call("EXPIRE", KEYS[6], ARGV[6])
 return 1

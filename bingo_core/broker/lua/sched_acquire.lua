@@ -1,6 +1,6 @@
 -- sched_acquire: try to become the scheduler leader (fenced lease).
--- KEYS[1] -> P:scheduler:leader  (string: the leader's daemon id, with a TTL)
--- KEYS[2] -> P:scheduler:epoch   (string: the fencing token, INCR at each acquisition)
+-- KEYS[1] -> P:{scheduler}:leader  (string: the leader's daemon id, with a TTL)
+-- KEYS[2] -> P:{scheduler}:epoch   (string: the fencing token, INCR at each acquisition)
 -- ARGV[1] -> daemon id
 -- ARGV[2] -> lease TTL (ms)
 -- Returns {1, token} when this daemon holds the lease (a new token when it was free;

@@ -1,12 +1,12 @@
 -- sched_publish: the leader publishes its entries (what `cron list` and the dashboard show)
 -- and drops the state of entries that no longer exist. Fenced: nothing is written unless
 -- this daemon still holds the lease with this token.
--- KEYS[1] -> P:scheduler:leader   (string: the leader's daemon id)
--- KEYS[2] -> P:scheduler:epoch    (string: the current fencing token)
--- KEYS[3] -> P:scheduler:entries  (set of entry keys)
--- KEYS[4] -> P:scheduler:cursors  (hash: entry key -> last tick handled)
--- then, for each published entry: P:scheduler:entry:<key> (hash)
--- then, for each removed entry: P:scheduler:entry:<key>, P:scheduler:history:<key>
+-- KEYS[1] -> P:{scheduler}:leader   (string: the leader's daemon id)
+-- KEYS[2] -> P:{scheduler}:epoch    (string: the current fencing token)
+-- KEYS[3] -> P:{scheduler}:entries  (set of entry keys)
+-- KEYS[4] -> P:{scheduler}:cursors  (hash: entry key -> last tick handled)
+-- then, for each published entry: P:{scheduler}:entry:<key> (hash)
+-- then, for each removed entry: P:{scheduler}:entry:<key>, P:{scheduler}:history:<key>
 -- ARGV[1] -> daemon id
 -- ARGV[2] -> fencing token
 -- ARGV[3] -> number of published entries N

@@ -1,10 +1,10 @@
 -- sched_record: the leader records what it did with due ticks: each entry's cursor (the
 -- last tick handled, fired or skipped), next fire, last fire, missed count and a capped
 -- enqueue history. Fenced: nothing is written unless this daemon still holds the lease.
--- KEYS[1] -> P:scheduler:leader   (string: the leader's daemon id)
--- KEYS[2] -> P:scheduler:epoch    (string: the current fencing token)
--- KEYS[3] -> P:scheduler:cursors  (hash: entry key -> last tick handled)
--- then 2 keys per record: P:scheduler:entry:<key> (hash), P:scheduler:history:<key> (list)
+-- KEYS[1] -> P:{scheduler}:leader   (string: the leader's daemon id)
+-- KEYS[2] -> P:{scheduler}:epoch    (string: the current fencing token)
+-- KEYS[3] -> P:{scheduler}:cursors  (hash: entry key -> last tick handled)
+-- then 2 keys per record: P:{scheduler}:entry:<key> (hash), P:{scheduler}:history:<key> (list)
 -- ARGV[1] -> daemon id
 -- ARGV[2] -> fencing token
 -- ARGV[3] -> history size (items kept per list)

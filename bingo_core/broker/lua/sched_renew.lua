@@ -1,6 +1,6 @@
 -- sched_renew: extend the leader lease, only while this daemon and token still hold it.
--- KEYS[1] -> P:scheduler:leader  (string: the leader's daemon id, with a TTL)
--- KEYS[2] -> P:scheduler:epoch   (string: the current fencing token)
+-- KEYS[1] -> P:{scheduler}:leader  (string: the leader's daemon id, with a TTL)
+-- KEYS[2] -> P:{scheduler}:epoch   (string: the current fencing token)
 -- ARGV[1] -> daemon id
 -- ARGV[2] -> fencing token received at acquisition
 -- ARGV[3] -> lease TTL (ms)

@@ -5,14 +5,15 @@
 -- KEYS[4] -> P:{q}:archived
 -- KEYS[5] -> P:{q}:completed
 -- KEYS[6] -> P:{q}:notify
--- ARGV[1] -> task key prefix P:{q}:t:
--- ARGV[2] -> id
--- ARGV[3] -> action: "run" (to pending), "archive" or "delete"
--- ARGV[4] -> now (epoch seconds)
+-- KEYS[7] -> P:{q}:t:          (task key prefix: the task hash is KEYS[7] .. id)
+-- KEYS[8] -> P:{q}:unique:     (unique lock prefix: a deleted task's lock is KEYS[8] .. digest)
+-- ARGV[1] -> id
+-- ARGV[2] -> action: "run" (to pending), "archive" or "delete"
+-- ARGV[3] -> now (epoch seconds)
 -- Returns 1 done, 0 no such task, -1 already in the target state,
 --   -2 the task is active (a worker holds it; act on it when it finishes).
-local tkey = ARGV[1] .. ARGV[2]
-local id, action = ARGV[2], ARGV[3]
+local tkey = KEYS[7] .. ARGV[1]
+local id, action = ARGV[1], ARGV[2]
 local state = redis.call("HGET", tkey, "state")
 if not state then
   return 0
@@ -34,14 +35,15 @@ if action == "delete" then
   local msg = redis.call("HGET", tkey, "msg")
   local ok, decoded = pcall(cjson.decode, msg or "")
   if ok and type(decoded) == "table" and type(decoded["unique_key"]) == "string" then
-    if redis.call("GET", decoded["unique_key"]) == id then
-      redis.call("DEL", decoded["unique_key"])
+    local ukey = KEYS[8] .. decoded["unique_key"]
+    if redis.call("GET", ukey) == id then
+      redis.call("DEL", ukey)
     end
   end
   redis.call("DEL", tkey)
 elseif action == "archive" then
-  redis.call("HSET", tkey, "state", "archived", "failed_at", ARGV[4])
-  redis.call("ZADD", KEYS[4], ARGV[4], id)
+  redis.call("HSET", tkey, "state", "archived", "failed_at", ARGV[3])
+  redis.call("ZADD", KEYS[4], ARGV[3], id)
 else
   redis.call("HSET", tkey, "state", "pending")
   redis.call("LPUSH", KEYS[1], id)

@@ -1,27 +1,43 @@
-"""What a handler gets besides its payload."""
+"""What a handler gets besides its payload: :class:`TaskContext`."""
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from ..errors import TaskTimeout
+from .errors import TaskTimeout
 
 _task_log = logging.getLogger("bingo.task")
 
 
+def _no_db() -> Any:
+    raise RuntimeError("no database is configured for this context")
+
+
 class TaskContext:
-    """The running task: ids, retry counts, deadline, a logger and a cancellation flag.
+    """The running task: ids, retry counts, deadline, a logger, a cancellation flag, the
+    server's time zone, the plugin's settings and the database.
 
     ``cancelled`` turns true when the task's timeout or deadline passes or the worker shuts
     down; a plain ``def`` handler should look at it in long loops (or call
     :meth:`raise_if_cancelled`), an ``async def`` handler is cancelled for it.
+
+    ``db()`` opens a SQLAlchemy session on the configured store (``database.url``, the
+    ``mysql`` section, or SQLite under ``storage/``)::
+
+        with ctx.db() as session:
+            session.execute(...)
+            session.commit()
+
+    The engine is created on first use and disposed when the daemon stops.
     """
 
     __slots__ = (
         "_cancelled",
         "_logger",
+        "db",
         "deadline",
         "enqueued_at",
         "max_retry",
@@ -29,6 +45,7 @@ class TaskContext:
         "retry_count",
         "settings",
         "task_id",
+        "timezone",
         "type",
     )
 
@@ -42,15 +59,30 @@ class TaskContext:
         deadline: datetime | None = None,
         settings: Any = None,
         enqueued_at: float | None = None,
+        timezone: tzinfo = UTC,
+        db: Callable[[], Any] = _no_db,
     ) -> None:
+        #: The task's id.
         self.task_id = task_id
+        #: The task type, e.g. ``task:daily-report``.
         self.type = type
+        #: The queue it was fetched from.
         self.queue = queue
+        #: How many times it ran and failed before this run.
         self.retry_count = retry_count
+        #: How many retries it may use.
         self.max_retry = max_retry
+        #: When it must be done by (UTC), or None.
         self.deadline = deadline
+        #: The plugin's validated settings model (its defaults when the config has no
+        #: ``plugins.<name>`` section); a plain mapping when the plugin declares no model.
         self.settings = settings
+        #: When it was enqueued (epoch seconds).
         self.enqueued_at = enqueued_at
+        #: The server's time zone (``server.timezone``).
+        self.timezone = timezone
+        #: ``db()`` -> a SQLAlchemy ``Session`` on the configured store.
+        self.db = db
         self._cancelled = False
         self._logger: logging.LoggerAdapter[logging.Logger] | None = None
 
@@ -77,8 +109,13 @@ class TaskContext:
             )
         return self._logger
 
+    def now(self) -> datetime:
+        """The current time in the server's time zone."""
+        return datetime.now(self.timezone)
+
     @staticmethod
     def deadline_from(epoch: float | None) -> datetime | None:
+        """The deadline as an aware UTC datetime (None stays None)."""
         return None if epoch is None else datetime.fromtimestamp(epoch, tz=UTC)
 
     def __repr__(self) -> str:
