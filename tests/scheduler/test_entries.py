@@ -286,3 +286,20 @@ def test_config_entry_errors_are_per_item() -> None:
     assert reasons[5] == "payload: expected a mapping, got list"
     assert reasons[6] == "name: expected a string, got 7"
     assert reasons[7] == "the same name as schedules[0] (names must be unique)"
+
+
+def test_config_items_of_any_shape_are_skipped_one_by_one() -> None:
+    # What the settings keep of a bad YAML item: it never fails the load, it is skipped here.
+    raw: list[Any] = [
+        None,
+        ["0 2 * * *", "task:ping"],
+        {"name": "text payload", "spec": "@hourly", "type": "task:ping", "payload": "x"},
+        {"name": "fine", "spec": "@hourly", "type": "task:ping", "payload": {}},
+    ]
+    entries, errors = config_entries(raw)
+    assert [e.name for e in entries] == ["fine"]
+    assert errors == [
+        ("schedules[0]", "expected a mapping with spec and type, got NoneType"),
+        ("schedules[1]", "expected a mapping with spec and type, got list"),
+        ("text payload", "payload: expected a mapping, got str"),
+    ]
