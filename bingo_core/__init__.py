@@ -5,7 +5,11 @@ Plugin authors need only this module::
     import bingo_core as bingo
 
     @bingo.hookimpl
-    def bingo_register_tasks(register): ...
+    def bingo_register_tasks(register: bingo.TaskRegister) -> None: ...
+
+Everything a plugin uses is importable from here: :data:`hookimpl`, :class:`TaskContext`,
+the register types, :class:`SkipRetry` and the errors; :class:`Client` and
+:class:`AsyncClient` enqueue from any program.
 """
 
 from __future__ import annotations
@@ -13,33 +17,71 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .context import TaskContext
-from .errors import BingoError, PayloadError, SkipRetry, TaskTimeout
+from .errors import (
+    BingoError,
+    ConfigError,
+    CronSpecError,
+    DuplicateTaskError,
+    OptionError,
+    PayloadError,
+    RegistrationError,
+    ServiceUnavailable,
+    SkipRetry,
+    TaskNotFound,
+    TaskTimeout,
+    UniqueTaskError,
+    UnknownTaskType,
+    UsageError,
+)
 from .plugins.manager import hookimpl
+from .registry import ScheduleRegister, SettingsRegister, TaskRegister
 
 if TYPE_CHECKING:
+    from .app import App
     from .client import AsyncClient, Client
     from .message import TaskInfo
 
 __version__ = "0.1.0"
 __all__ = [
+    "App",
     "AsyncClient",
     "BingoError",
     "Client",
+    "ConfigError",
+    "CronSpecError",
+    "DuplicateTaskError",
+    "OptionError",
     "PayloadError",
+    "RegistrationError",
+    "ScheduleRegister",
+    "ServiceUnavailable",
+    "SettingsRegister",
     "SkipRetry",
     "TaskContext",
     "TaskInfo",
+    "TaskNotFound",
+    "TaskRegister",
     "TaskTimeout",
+    "UniqueTaskError",
+    "UnknownTaskType",
+    "UsageError",
     "__version__",
     "hookimpl",
 ]
-_LAZY = {"Client": "client", "AsyncClient": "client", "TaskInfo": "message"}
 
 
 def __getattr__(name: str) -> Any:
     # The client pulls in redis; plugins importing bingo_core for hookimpl need not.
-    if name in _LAZY:
-        import importlib
+    if name in ("Client", "AsyncClient"):
+        from . import client
 
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        return getattr(client, name)
+    if name == "TaskInfo":
+        from .message import TaskInfo
+
+        return TaskInfo
+    if name == "App":
+        from .app import App
+
+        return App
     raise AttributeError(f"module 'bingo_core' has no attribute {name!r}")

@@ -35,15 +35,18 @@ class TaskContext:
     """
 
     __slots__ = (
+        "_app",
         "_cancelled",
         "_logger",
         "db",
         "deadline",
+        "duration",
         "enqueued_at",
         "max_retry",
         "queue",
         "retry_count",
         "settings",
+        "started_at",
         "task_id",
         "timezone",
         "type",
@@ -61,6 +64,7 @@ class TaskContext:
         enqueued_at: float | None = None,
         timezone: tzinfo = UTC,
         db: Callable[[], Any] = _no_db,
+        app: Any = None,
     ) -> None:
         #: The task's id.
         self.task_id = task_id
@@ -83,6 +87,11 @@ class TaskContext:
         self.timezone = timezone
         #: ``db()`` -> a SQLAlchemy ``Session`` on the configured store.
         self.db = db
+        #: When the handler started (epoch seconds), and how long it ran (seconds; set
+        #: before ``bingo_task_succeeded`` / ``bingo_task_failed`` are called).
+        self.started_at: float | None = None
+        self.duration: float | None = None
+        self._app = app
         self._cancelled = False
         self._logger: logging.LoggerAdapter[logging.Logger] | None = None
 
@@ -108,6 +117,39 @@ class TaskContext:
                 _task_log, {"task_id": self.task_id, "task_type": self.type, "queue": self.queue}
             )
         return self._logger
+
+    @property
+    def inspector(self) -> Any:
+        """The :class:`~bingo_core.inspector.Inspector` of this daemon's Redis (read queues,
+        tasks, archived errors and the per-type task statistics); synchronous."""
+        if self._app is None:
+            raise RuntimeError("this context has no inspector (a process-isolated handler)")
+        return self._app.inspector
+
+    def enqueue(self, task_type: str, payload: Any = None, **options: Any) -> Any:
+        """Enqueue a follow-up task (validated like :meth:`Client.enqueue`); returns its
+        :class:`TaskInfo`. Synchronous: one Redis round trip."""
+        if self._app is None:
+            raise RuntimeError("this context cannot enqueue (a process-isolated handler)")
+        return self._app.client.enqueue(task_type, payload, **options)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # A process-isolated handler gets a copy without the daemon's connections.
+        return (
+            TaskContext,
+            (
+                self.task_id,
+                self.type,
+                self.queue,
+                self.retry_count,
+                self.max_retry,
+                self.deadline,
+                self.settings,
+                self.enqueued_at,
+                self.timezone,
+                self.db,
+            ),
+        )
 
     def now(self) -> datetime:
         """The current time in the server's time zone."""

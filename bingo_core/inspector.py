@@ -141,6 +141,16 @@ class Inspector:
                 done += 1
         return done
 
+    def task_stats(
+        self, day: str | None = None, queues: Iterable[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Per queue and task type: processed and failed attempts, duration sum, max,
+        p50 and p95 (from a histogram), for one UTC day (``YYYY-MM-DD``) or in total."""
+        rows: list[dict[str, Any]] = []
+        for q in list(queues) if queues else self.queues():
+            rows += self.reader.task_stats(q, day)
+        return rows
+
     # -- servers and schedules ------------------------------------------------------------
     def servers(self) -> list[dict[str, Any]]:
         """Live daemons and worker processes, from their heartbeats."""

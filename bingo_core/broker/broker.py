@@ -270,6 +270,17 @@ class AsyncBroker(_Base):
         self._known_queues.update(new)
         return self._codes(len(tasks), calls, results)
 
+    async def record_stats(
+        self, by_queue: dict[str, list[tuple[str, int, int, float, float, list[int]]]]
+    ) -> None:
+        """Add per type figures to each queue's daily and total statistics."""
+        day = scripts.today()
+        pipe = self.redis.pipeline(transaction=False)
+        for queue, rows in by_queue.items():
+            name, keys, args = scripts.stats_record(self.q(queue), day, rows)
+            await self._scripts[name](keys=keys, args=args, client=pipe)
+        await pipe.execute()
+
     async def register_queues(self, queues: Iterable[str]) -> None:
         new = [q for q in queues if q not in self._known_queues]
         if new:

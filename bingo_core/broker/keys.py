@@ -77,6 +77,15 @@ class QueueKeys:
     def failed_on(self, day: str) -> str:
         return f"{self.base}:failed:{day}"
 
+    def stats_on(self, day: str) -> str:
+        """Per task type statistics of one UTC day (hash)."""
+        return f"{self.base}:stats:{day}"
+
+    @cached_property
+    def stats_total(self) -> str:
+        """Per task type statistics since the queue was first used (hash)."""
+        return f"{self.base}:stats:total"
+
     @cached_property
     def unique_prefix(self) -> str:
         """Prefix of unique locks; the lock is ``unique_prefix + digest``."""

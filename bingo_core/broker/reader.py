@@ -20,7 +20,7 @@ from ..message import TaskInfo
 from . import connection
 from .connection import CONNECTION_ERRORS
 from .keys import Keys, QueueKeys
-from .scripts import today
+from .scripts import DURATION_BUCKETS, today
 
 if TYPE_CHECKING:
     from ..config.settings import RedisSettings
@@ -122,6 +122,48 @@ class Reader:
             "latency": latency,
             "bad_keys": bad,
         }
+
+    def task_stats(self, queue: str, day: str | None = None) -> list[dict[str, Any]]:
+        """Per task type figures of ``queue`` for one UTC day (``YYYY-MM-DD``) or, with no
+        day, in total: processed, failed, duration sum/max and histogram, p50 and p95."""
+        q = self.q(queue)
+        key = q.stats_on(day) if day else q.stats_total
+        pipe = self._pipe()
+        pipe.hgetall(key)
+        (raw,) = self._run(pipe, key)
+        by_type: dict[str, dict[str, Any]] = {}
+        nb = len(DURATION_BUCKETS) + 1
+        for field, value in raw.items():
+            name, _, part = _s(field).rpartition("|")
+            if not name:
+                continue
+            row = by_type.setdefault(
+                name,
+                {
+                    "queue": queue,
+                    "type": name,
+                    "processed": 0,
+                    "failed": 0,
+                    "duration_sum": 0.0,
+                    "duration_max": 0.0,
+                    "buckets": [0] * nb,
+                },
+            )
+            number = _num(value) or 0.0
+            if part == "p":
+                row["processed"] = int(number)
+            elif part == "f":
+                row["failed"] = int(number)
+            elif part == "s":
+                row["duration_sum"] = number
+            elif part == "m":
+                row["duration_max"] = number
+            elif part.startswith("b") and part[1:].isdigit() and int(part[1:]) < nb:
+                row["buckets"][int(part[1:])] = int(number)
+        for row in by_type.values():
+            row["p50"] = _quantile(row["buckets"], 0.5, row["duration_max"])
+            row["p95"] = _quantile(row["buckets"], 0.95, row["duration_max"])
+        return sorted(by_type.values(), key=lambda r: str(r["type"]))
 
     # -- tasks ----------------------------------------------------------------------------
     def list_ids(self, queue: str, state: str, offset: int = 0, limit: int = 50) -> list[str]:
@@ -268,6 +310,21 @@ class Reader:
         except ValueError:
             return None
         return data if isinstance(data, dict) else None
+
+
+def _quantile(buckets: list[int], q: float, peak: float) -> float:
+    """The duration below which a fraction ``q`` of the attempts fell, read off the
+    histogram (the upper bound of the bucket it lands in; the max for the last one)."""
+    total = sum(buckets)
+    if total == 0:
+        return 0.0
+    rank = q * total
+    seen = 0
+    for i, count in enumerate(buckets):
+        seen += count
+        if seen >= rank:
+            return min(DURATION_BUCKETS[i], peak) if i < len(DURATION_BUCKETS) else peak
+    return peak
 
 
 def _decode_entry(key: str, raw: dict[Any, Any]) -> dict[str, Any]:

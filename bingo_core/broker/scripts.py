@@ -28,6 +28,7 @@ NAMES = (
     "recover",
     "task_move",
     "queue_delete",
+    "stats_record",
     "sched_acquire",
     "sched_renew",
     "sched_release",
@@ -35,6 +36,26 @@ NAMES = (
     "sched_record",
 )
 DAY_TTL = 90 * 86400
+#: How long the per-day task statistics are kept (seconds).
+STATS_TTL = 40 * 86400
+#: Upper bounds (seconds) of the task duration histogram's buckets; one more bucket above.
+DURATION_BUCKETS = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    1800.0,
+)
 
 
 def load_sources() -> dict[str, str]:
@@ -221,6 +242,16 @@ def queue_delete(q: QueueKeys, force: bool, batch: int) -> Call:
         ],
         ["1" if force else "0", batch],
     )
+
+
+def stats_record(
+    q: QueueKeys, day: str, rows: Sequence[tuple[str, int, int, float, float, list[int]]]
+) -> Call:
+    """``rows``: (type, processed, failed, duration sum, duration max, bucket counts)."""
+    args: list[Any] = [STATS_TTL, len(DURATION_BUCKETS) + 1]
+    for task_type, processed, failed, total, peak, buckets in rows:
+        args += (task_type, processed, failed, repr(total), repr(peak), *buckets)
+    return "stats_record", [q.stats_on(day), q.stats_total], args
 
 
 # -- the scheduler's scripts (all keys tagged {scheduler}) --------------------------------

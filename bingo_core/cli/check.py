@@ -69,6 +69,8 @@ def run_checks(app: App) -> Report:
         report.problems.append(Problem(INVALID, "config", str(exc)))
         return report
     report.summary["config"] = "ok"
+    for line in settings.warnings:
+        report.problems.append(Problem(WARNING, "config", line))
     _check_redis(app, report)
     for failure in app.manager.failures:
         report.problems.append(Problem(INVALID, f"plugin {failure.plugin}", str(failure)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..errors import CronSpecError
+
 if TYPE_CHECKING:
     from .cron import CronSchedule
     from .entries import CompiledEntry
@@ -15,7 +17,7 @@ def next_fire(schedule: CronSchedule, after: float) -> float | None:
     None when it never fires again."""
     try:
         return schedule.next_timestamp(after)
-    except ValueError:  # no fire time left before the end of the calendar
+    except (ValueError, CronSpecError):  # no fire time left before the end of the calendar
         return None
 
 

@@ -28,6 +28,7 @@ from .heartbeat import Heartbeat
 from .hooks import WorkerHooks
 from .recoverer import Recoverer
 from .runner import HandlerRunner
+from .stats import StatsRecorder
 
 if TYPE_CHECKING:
     from ..app import App
@@ -75,6 +76,7 @@ class Worker:
         self.runner = HandlerRunner(self.concurrency)
         self.heartbeat = Heartbeat(self)
         self.recoverer = Recoverer(self)
+        self.stats = StatsRecorder(self.broker)
         self._timezone = app.timezone
         self._db = app.db
         self._acks: dict[str, list[tuple[str, float, str, str]]] = {}
@@ -91,6 +93,7 @@ class Worker:
         await self.broker.register_queues(self.queues)
         self.heartbeat.start()
         self.recoverer.start()
+        self.stats.start()
         self._fetcher = asyncio.create_task(self._fetch_loop(), name="bingo-fetch")
         log.info(
             "worker ready: id=%s queues=%s concurrency=%d",
@@ -142,6 +145,7 @@ class Worker:
                 )
         await self.heartbeat.stop()
         await self.recoverer.stop()
+        await self.stats.stop()
         with contextlib.suppress(*CONNECTION_ERRORS):
             await self.broker.remove_server(self.id)
         self.runner.close()
@@ -202,7 +206,9 @@ class Worker:
         return got, next_due
 
     def _start(self, queue: str, task_id: str, raw: bytes, retried: int) -> None:
-        ctx = TaskContext(task_id, "?", queue, retried, 0, timezone=self._timezone, db=self._db)
+        ctx = TaskContext(
+            task_id, "?", queue, retried, 0, timezone=self._timezone, db=self._db, app=self.app
+        )
         running = Running(queue, ctx)
         self.active[task_id] = running
         running.task = asyncio.create_task(self._execute(running, raw))
@@ -250,20 +256,25 @@ class Worker:
                 self._ack(r.queue, ctx.task_id, msg, None)
                 return
             self.hooks.notify("bingo_task_started", ctx=ctx)
+            ctx.started_at = time.time()
             try:
                 result = await self.runner.run(tt, ctx, payload, timeout, msg.isolation)
             except SkipRetry as exc:
+                ctx.duration = time.time() - ctx.started_at
                 await self._archive(r, f"SkipRetry: {exc}", ctx=ctx, error=exc)
                 return
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                ctx.duration = time.time() - ctx.started_at
                 await self._fail(r, msg, tt, exc)
                 return
+            ctx.duration = time.time() - ctx.started_at
             if msg.idempotent:
                 await self._mark_done(msg, ctx)
             self.processed += 1
             self._ack(r.queue, ctx.task_id, msg, result)
+            self.stats.observe(r.queue, msg.type, ctx.duration, True)
             self.hooks.notify("bingo_task_succeeded", ctx=ctx)
         except asyncio.CancelledError:
             if not self._stopping:
@@ -334,6 +345,7 @@ class Worker:
             error,
             delay,
         )
+        self.stats.observe(r.queue, ctx.type, ctx.duration or 0.0, False)
         self.hooks.notify("bingo_task_failed", ctx=ctx, error=exc, retrying=True)
         if not await self.broker.retry(r.queue, ctx.task_id, self.id, time.time() + delay, error):
             log.warning("task %s: lease lost before its retry was recorded", ctx.task_id)
@@ -349,6 +361,7 @@ class Worker:
         self.failed += 1
         task_id = r.ctx.task_id
         log.error("task %s (%s) archived: %s", task_id, r.ctx.type, reason)
+        self.stats.observe(r.queue, r.ctx.type, r.ctx.duration or 0.0, False)
         if ctx is not None and error is not None:
             self.hooks.notify("bingo_task_failed", ctx=ctx, error=error, retrying=False)
         ok = await self.broker.archive(
