@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..context import TaskContext
     from ..message import TaskInfo
     from ..registry import ScheduleRegister, SettingsRegister, TaskRegister
@@ -101,16 +102,19 @@ def bingo_task_failed(ctx: TaskContext, error: BaseException, retrying: bool) ->
 
 
 @hookspec
-def bingo_startup(settings: Any) -> None:
+def bingo_startup(settings: Settings) -> None:
     """Called once when a daemon process starts, before it fetches or fires anything.
+    Each implementation is called on its own: one that raises is logged with its plugin's
+    name and the daemon goes on.
 
     :param settings: the validated :class:`bingo_core.config.Settings`.
     """
 
 
 @hookspec
-def bingo_shutdown(settings: Any) -> None:
-    """Called once when a daemon process stops, after its workers finished.
+def bingo_shutdown(settings: Settings) -> None:
+    """Called once when a daemon process stops, after its workers finished. Each
+    implementation is called on its own: one that raises is logged with its plugin's name.
 
     :param settings: the validated :class:`bingo_core.config.Settings`.
     """
