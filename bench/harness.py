@@ -47,6 +47,8 @@ SYSTEMS: dict[str, tuple[str, str]] = {
     "rq-simple": ("rq_worker", "RqSimpleAdapter"),
     "dramatiq": ("dramatiq_worker", "DramatiqAdapter"),
     "taskiq": ("taskiq_worker", "TaskiqAdapter"),
+    "huey": ("huey_worker", "HueyAdapter"),
+    "saq": ("saq_worker", "SaqAdapter"),
 }
 
 

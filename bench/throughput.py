@@ -1,4 +1,5 @@
-"""Task-path benchmark: Bingo against arq, Celery, RQ, dramatiq and taskiq on one Redis.
+"""Task-path benchmark: Bingo against arq, Celery, RQ, dramatiq, taskiq, huey and saq on
+one Redis.
 
     .venv/bin/python bench/throughput.py --n 20000 --runs 3
     .venv/bin/python bench/throughput.py --only bingo
@@ -31,6 +32,8 @@ PACKAGES = {
     "rq-simple": "rq",
     "dramatiq": "dramatiq",
     "taskiq": "taskiq-redis",
+    "huey": "huey",
+    "saq": "saq",
 }
 
 #: column title, how to read a run, format, higher is better

@@ -186,17 +186,23 @@ class TaskBuilder:
         which is what makes bulk enqueue fast.
         """
         checked: list[tuple[Template, str]] = []
+        plain: dict[str, Template] = {}
         for item in items:
-            options = item[2] if len(item) == 3 else None
-            template = self.template(item[0], options)
+            if len(item) == 3 and item[2]:
+                template = self.template(item[0], item[2])
+            else:
+                found = plain.get(item[0])
+                template = plain[item[0]] = found or self.template(item[0])
             tt = template.task_type
             checked.append((template, tt.dump_payload(tt.validate_payload(item[1]))))
         now = time.time()
+        stamp = repr(now)
         chunk: list[Prepared] = []
+        urandom = os.urandom
         for template, payload_json in checked:
             if template.simple:
-                task_id = os.urandom(16).hex()
-                msg = template.message.encode(task_id, now, payload_json)
+                task_id = urandom(16).hex()
+                msg = template.message.encode_plain(task_id, stamp, payload_json)
                 chunk.append(Prepared(template.message.queue, task_id, msg, simple=True))
             else:
                 chunk.append(template.prepare(payload_json, now))

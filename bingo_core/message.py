@@ -61,6 +61,11 @@ class MessageTemplate:
             fields[name] = value
         self.tail = json.dumps(fields, separators=(",", ":"))[1:-1]
 
+    def encode_plain(self, task_id: str, stamp: str, payload_json: str) -> str:
+        """The message of a task with no unique key and no source; ``stamp`` is the
+        enqueue time already formatted (``repr`` of epoch seconds), shared by a batch."""
+        return f'{{"id":"{task_id}","enqueued_at":{stamp},"payload":{payload_json},{self.tail}}}'
+
     def encode(
         self,
         task_id: str,
@@ -118,41 +123,50 @@ class TaskMessage:
             raise MalformedTask(f"message is not valid JSON: {exc}") from None
         if not isinstance(data, dict):
             raise MalformedTask("message is not a JSON object")
-        missing = [k for k in REQUIRED if k not in data]
-        if missing:
-            raise MalformedTask(f"message lacks field(s) {', '.join(missing)}")
+        get = data.get
         try:
             msg = cls(
-                id=data["id"],
-                type=data["type"],
-                queue=data["queue"],
-                payload=data["payload"],
-                max_retry=data["max_retry"],
-                timeout=float(data.get("timeout") or 0.0),
-                deadline=_opt_float(data.get("deadline")),
-                retention=float(data.get("retention") or 0.0),
-                retry_backoff=_opt_float(data.get("retry_backoff")),
-                idempotent=data.get("idempotent") is True,
-                isolation=data.get("isolation") or "thread",
-                unique_key=data.get("unique_key"),
-                source=data.get("source"),
-                enqueued_at=float(data.get("enqueued_at") or 0.0),
+                data["id"],
+                data["type"],
+                data["queue"],
+                data["payload"],
+                data["max_retry"],
+                get("timeout") or 0.0,
+                get("deadline"),
+                get("retention") or 0.0,
+                get("retry_backoff"),
+                get("idempotent") is True,
+                get("isolation") or "thread",
+                get("unique_key"),
+                get("source"),
+                get("enqueued_at") or 0.0,
             )
-        except (TypeError, ValueError) as exc:
-            raise MalformedTask(f"message has a field of the wrong type: {exc}") from None
+        except KeyError:
+            missing = [k for k in REQUIRED if k not in data]
+            raise MalformedTask(f"message lacks field(s) {', '.join(missing)}") from None
         if (
-            not isinstance(msg.id, str)
-            or not isinstance(msg.type, str)
-            or not isinstance(msg.queue, str)
-            or not isinstance(msg.max_retry, int)
-            or isinstance(msg.max_retry, bool)
+            type(msg.id) is not str
+            or type(msg.type) is not str
+            or type(msg.queue) is not str
+            or type(msg.max_retry) is not int
         ):
             raise MalformedTask("message field id, type, queue or max_retry has the wrong type")
+        numbers = _NUMBERS
+        if (
+            type(msg.timeout) not in numbers
+            or type(msg.retention) not in numbers
+            or type(msg.enqueued_at) not in numbers
+            or (msg.deadline is not None and type(msg.deadline) not in numbers)
+            or (msg.retry_backoff is not None and type(msg.retry_backoff) not in numbers)
+        ):
+            raise MalformedTask(
+                "message field timeout, retention, enqueued_at, deadline or retry_backoff "
+                "is not a number"
+            )
         return msg
 
 
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+_NUMBERS = (int, float)
 
 
 def _text(value: Any) -> str:

@@ -20,23 +20,29 @@ async def noop(ctx: Any, payload: dict[str, Any]) -> None:
     await record_async(payload.get("ts"))
 
 
-def make_registry() -> Any:
-    """A registry holding only the no-op task type."""
-    from bingo_core.registry import Registry, TaskRegister
+class BenchPlugin:
+    """The no-op task type, registered like any plugin's."""
 
-    registry = Registry()
-    TaskRegister(registry, "bench")(TASK, noop)
-    return registry
+    def bingo_register_tasks(self, register: Any) -> None:
+        register(TASK, noop)
+
+
+def make_app() -> Any:
+    """An app on the bench's Redis whose only plugin is :class:`BenchPlugin`."""
+    import bingo_core as bingo
+    from bingo_core.app import App
+
+    plugin = BenchPlugin()
+    bingo.hookimpl(BenchPlugin.bingo_register_tasks)
+    return App(overrides={"redis.url": redis_url()}, plugins=[plugin], entry_points=False)
 
 
 def main() -> None:
     """Run one worker until SIGTERM."""
-    from bingo_core.config import load_settings
     from bingo_core.worker import run_worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    settings = load_settings(None, overrides={"redis.url": redis_url()})
-    run_worker(settings, make_registry())
+    run_worker(make_app())
 
 
 class BingoAdapter(Adapter):
@@ -44,9 +50,8 @@ class BingoAdapter(Adapter):
     worker = ["python", "-m", "bingo_worker"]
 
     def open(self) -> None:
-        from bingo_core import Client
-
-        self.client = Client(redis_url=redis_url(), registry=make_registry())
+        self.app = make_app()
+        self.client = self.app.client
 
     def enqueue_one(self, count: int) -> None:
         enqueue = self.client.enqueue
@@ -61,7 +66,7 @@ class BingoAdapter(Adapter):
         self.client.enqueue(TASK, {"ts": time.time()})
 
     def close(self) -> None:
-        self.client.close()
+        self.app.close()
 
 
 ADAPTER = BingoAdapter

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..app import App
 
 log = logging.getLogger("bingo.worker")
+_UNSET: Any = object()
 IDLE_BLOCK = 1.0  # longest BLPOP; bounds how late a paused queue's resume is noticed
 
 
@@ -78,6 +79,7 @@ class Worker:
         self.recoverer = Recoverer(self)
         self.stats = StatsRecorder(self.broker)
         self._timezone = app.timezone
+        self._plugin_cfg: dict[str, Any] = {}
         self._db = app.db
         self._acks: dict[str, list[tuple[str, float, str, str]]] = {}
         self._flushing: asyncio.Task[None] | None = None
@@ -242,7 +244,10 @@ class Worker:
             except PayloadError as exc:
                 await self._archive(r, str(exc))  # a bad payload never becomes good
                 return
-            ctx.settings = self.app.plugin_settings(tt.plugin)
+            cfg = self._plugin_cfg.get(tt.plugin, _UNSET)
+            if cfg is _UNSET:
+                cfg = self._plugin_cfg[tt.plugin] = self.app.plugin_settings(tt.plugin)
+            ctx.settings = cfg
             timeout = msg.timeout or None
             deadline = msg.deadline
             if deadline is not None:
