@@ -23,6 +23,8 @@ from .scripts import AckItem, Call, EnqueueCode, Prepared
 
 if TYPE_CHECKING:
     from ..config.settings import RedisSettings
+    from .cluster import NotifyWaiter
+    from .topology import Topology
 
 ENQUEUE_REFUSALS = {
     scripts.EXISTS: "a task with this id already exists",
@@ -112,6 +114,14 @@ class Broker(_Base):
             raise connection.unavailable(self.cfg, exc) from None
         except rexc.ResponseError as exc:  # e.g. wrong password
             raise connection.unavailable(self.cfg, exc) from None
+
+    def topology(self) -> Topology:
+        """The deployment as Redis reports it: the mode and each node (sentinels, master,
+        replicas, cluster nodes with their slots), with one problem line per node down.
+        Raises :class:`ServiceUnavailable` only when nothing answers."""
+        from .topology import describe
+
+        return describe(self.cfg, self.redis)
 
     def close(self) -> None:
         self.redis.close()
@@ -241,6 +251,7 @@ class AsyncBroker(_Base):
     def __init__(self, cfg: RedisSettings, client: Any | None = None) -> None:
         super().__init__(cfg, client if client is not None else connection.make_async(cfg))
         self._blocking: Any = None
+        self._waiter: NotifyWaiter | None = None
 
     async def run(self, call: Call) -> Any:
         """Run one script call built by :mod:`.scripts`."""
@@ -248,6 +259,7 @@ class AsyncBroker(_Base):
         return await self._scripts[name](keys=keys, args=args)
 
     async def ping(self) -> None:
+        """Raise :class:`ServiceUnavailable` (one line) when Redis does not answer."""
         try:
             await self.redis.ping()
         except (*CONNECTION_ERRORS, rexc.ResponseError) as exc:
@@ -255,8 +267,12 @@ class AsyncBroker(_Base):
 
     async def close(self) -> None:
         await self.redis.aclose()
-        if self._blocking is not None:
-            await self._blocking.aclose()
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            await waiter.cancel()
+        blocking, self._blocking = self._blocking, None
+        if blocking is not None:
+            await blocking.aclose()
 
     async def enqueue(self, tasks: Sequence[Prepared]) -> list[EnqueueCode]:
         """Enqueue tasks in one round trip; one code per task (see :meth:`Broker.enqueue`)."""
@@ -326,10 +342,20 @@ class AsyncBroker(_Base):
         await pipe.execute()
 
     async def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
-        """Block until a wake-up token arrives on one of ``queues`` (or ``timeout``)."""
+        """Block until a wake-up token arrives on one of ``queues`` (or ``timeout``).
+
+        One ``BLPOP`` over every queue's notify list; on a Redis Cluster, where the lists
+        are in several slots, one ``BLPOP`` per queue (:class:`~.cluster.NotifyWaiter`).
+        """
+        keys = [self.q(q).notify for q in queues]
         if self._blocking is None:
             self._blocking = connection.make_async(self.cfg, blocking=True)
-        keys = [self.q(q).notify for q in queues]
+            if self.cfg.cluster is not None:
+                from .cluster import NotifyWaiter
+
+                self._waiter = NotifyWaiter(self._blocking)
+        if self._waiter is not None and len(keys) > 1:
+            return await self._waiter.wait(keys, timeout)
         res = await self._blocking.blpop(keys, timeout=max(0.01, round(timeout, 3)))
         return res is not None
 

@@ -1,20 +1,46 @@
-"""Redis connections from the ``redis`` settings: plain, URL, Sentinel or Cluster."""
+"""Redis connections from the ``redis`` settings: plain, URL, Sentinel or Cluster.
+
+All through redis-py's own clients: ``redis.Redis``, ``redis.sentinel.Sentinel`` (its
+``SentinelConnectionPool`` follows a failover) and ``redis.cluster.RedisCluster`` (see
+:mod:`.cluster` for what Bingo adds to it), and their asyncio twins.
+
+Timeouts and retries: every connection gives up connecting after ``redis.connectTimeout``
+(default 1 s) and reading after ``redis.socketTimeout``. The synchronous client (CLI,
+:class:`~bingo_core.client.Client`, inspector) tries each command once, so a Redis that is
+not there is reported at once; the daemon's loops retry for as long as it takes, logging the
+outage once and the recovery once.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.exceptions as rexc
+from redis.sentinel import MasterNotFoundError, Sentinel
 
 from ..errors import ServiceUnavailable
 
 if TYPE_CHECKING:
     from ..config.settings import RedisSettings
 
-#: Errors that mean Redis is not reachable right now.
-CONNECTION_ERRORS = (rexc.ConnectionError, rexc.TimeoutError, OSError)
+#: Errors that mean Redis is not usable right now (the daemon's loops retry on them): no
+#: connection, a cluster that lost a node or moves slots, a master that became a replica.
+CONNECTION_ERRORS = (
+    rexc.ConnectionError,
+    rexc.TimeoutError,
+    rexc.ClusterDownError,
+    rexc.TryAgainError,
+    rexc.ReadOnlyError,
+    OSError,
+)
 HINT = "start redis-server there or set redis.host / BINGO_REDIS__HOST"
+SENTINEL_DOWN_HINT = "start the sentinels or fix redis.sentinel.hosts"
+CLUSTER_HINT = "start the cluster's nodes or fix redis.cluster.nodes"
+#: Longest reason kept in a one-line error.
+REASON_CHARS = 90
 
 _fast_pack: list[type] = []
 
@@ -45,11 +71,12 @@ def fast_pack_connection() -> type:
     return _fast_pack[0]
 
 
-def _split(hostport: str) -> tuple[str, int]:
+def split(hostport: str) -> tuple[str, int]:
+    """``"host:port"`` -> ``("host", port)`` (6379 when no port is given)."""
     host, _, port = hostport.rpartition(":")
     if not host:
         return hostport, 6379
-    return host, int(port)
+    return host.strip("[]"), int(port)
 
 
 def _common(cfg: RedisSettings) -> dict[str, Any]:
@@ -58,33 +85,144 @@ def _common(cfg: RedisSettings) -> dict[str, Any]:
         "username": cfg.username or None,
         "socket_timeout": cfg.socket_timeout or None,
         "socket_connect_timeout": cfg.connect_timeout or None,
+        # One attempt per command: the CLI reports an outage at once, the daemon's loops
+        # retry on their own schedule. (The cluster client gets its own retry policy.)
+        "retry": None,
     }
 
 
+def sentinel_kwargs(cfg: RedisSettings) -> dict[str, Any]:
+    """Connection settings of the connections to the sentinels themselves."""
+    assert cfg.sentinel is not None
+    return {
+        "password": cfg.sentinel.password or None,
+        "socket_timeout": cfg.connect_timeout or cfg.socket_timeout or None,
+        "socket_connect_timeout": cfg.connect_timeout or None,
+        "retry": None,
+    }
+
+
+def short_reason(exc: BaseException) -> str:
+    """The gist of a redis-py error on one short line: ``Error 111 connecting to h:p.
+    Connect call failed ('h', p).`` -> ``Connection refused (h:p)``."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    found = re.match(r"Error (-?\d+) connecting to (\S+?)\.? (.+)", text)
+    if found:
+        number, where, what = found.groups()
+        if int(number) > 0:
+            what = os.strerror(int(number))
+        text = f"{what.rstrip('.')} ({where})"
+    elif text.startswith("Timeout connecting to server"):
+        text = "connect timeout"
+    if len(text) > REASON_CHARS:
+        text = text[: REASON_CHARS - 3].rstrip() + "..."
+    return text
+
+
+class NoMaster(MasterNotFoundError):
+    """No sentinel named a usable master: a short message and the hint that fits."""
+
+    def __init__(self, text: str, hint: str) -> None:
+        super().__init__(text)
+        self.hint = hint
+
+
+def _no_master(name: str, answered: int, total: int, errors: list[BaseException]) -> NoMaster:
+    if not answered:
+        first = short_reason(errors[0]) if errors else "no sentinel configured"
+        return NoMaster(f"no sentinel answered ({first})", SENTINEL_DOWN_HINT)
+    return NoMaster(
+        f"no sentinel names a healthy master {name!r} ({answered}/{total} answered)",
+        "failover under way, or wrong redis.sentinel.masterName",
+    )
+
+
+class ShortSentinel(Sentinel):
+    """redis-py's Sentinel whose master lookup fails in one short line.
+
+    redis-py joins the repr of every sentinel's error into the message (about 1,000
+    characters for three sentinels); the daemon logs that message once per outage.
+    """
+
+    def discover_master(self, service_name: str) -> tuple[str, int]:
+        errors: list[BaseException] = []
+        for i, sentinel in enumerate(self.sentinels):
+            try:
+                masters: Any = sentinel.sentinel_masters()
+            except (rexc.ConnectionError, rexc.TimeoutError) as exc:
+                errors.append(exc)
+                continue
+            state = masters.get(service_name)
+            if state and self.check_master_state(state, service_name):  # type: ignore[no-untyped-call]
+                self.sentinels[0], self.sentinels[i] = sentinel, self.sentinels[0]
+                return state["ip"], state["port"]
+        n = len(self.sentinels)
+        raise _no_master(service_name, n - len(errors), n, errors)
+
+
+_async_sentinel: list[type] = []
+
+
+def short_async_sentinel() -> type:
+    """:class:`ShortSentinel`'s asyncio twin (built on first use: redis.asyncio is slow
+    to import)."""
+    if not _async_sentinel:
+        from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+
+        class ShortAsyncSentinel(AsyncSentinel):
+            async def discover_master(self, service_name: str) -> tuple[str, int]:
+                errors: list[BaseException] = []
+                for i, sentinel in enumerate(self.sentinels):
+                    try:
+                        masters: Any = await sentinel.sentinel_masters()
+                    except (rexc.ConnectionError, rexc.TimeoutError) as exc:
+                        errors.append(exc)
+                        continue
+                    state = masters.get(service_name)
+                    if state and self.check_master_state(state, service_name):
+                        self.sentinels[0], self.sentinels[i] = sentinel, self.sentinels[0]
+                        return state["ip"], state["port"]
+                n = len(self.sentinels)
+                raise _no_master(service_name, n - len(errors), n, errors)
+
+        _async_sentinel.append(ShortAsyncSentinel)
+    return _async_sentinel[0]
+
+
+def sentinel_manager(cfg: RedisSettings, *, asyncio: bool = False, blocking: bool = False) -> Any:
+    """The redis-py ``Sentinel`` (or its asyncio twin) for ``redis.sentinel``."""
+    assert cfg.sentinel is not None
+    common = _common(cfg)
+    if blocking:
+        common["socket_timeout"] = None
+    cls = short_async_sentinel() if asyncio else ShortSentinel
+    return cls(
+        [split(h) for h in cfg.sentinel.hosts],
+        sentinel_kwargs=sentinel_kwargs(cfg),
+        **common,
+    )
+
+
 def make_sync(cfg: RedisSettings) -> Any:
-    """A synchronous redis-py client for the settings."""
+    """A synchronous redis-py client for the settings (one attempt per command).
+
+    Raises :class:`ServiceUnavailable` when a Redis Cluster cannot be reached at all (its
+    client learns the slot map when it is built)."""
     common = _common(cfg)
     if cfg.sentinel is not None:
-        from redis.sentinel import Sentinel
+        return sentinel_manager(cfg).master_for(cfg.sentinel.master_name, db=cfg.database)
+    if cfg.cluster is not None:
+        from .cluster import make_sync_cluster
 
-        sentinel = Sentinel(  # type: ignore[no-untyped-call]
-            [_split(h) for h in cfg.sentinel.hosts],
-            sentinel_kwargs={"password": cfg.sentinel.password or None},
-            **common,
-        )
-        return sentinel.master_for(cfg.sentinel.master_name, db=cfg.database)  # type: ignore[no-untyped-call]
-    if cfg.cluster:
-        from redis.cluster import RedisCluster
-
-        host, port = _split(cfg.host)
-        return RedisCluster(host=host, port=port, **common)
+        return make_sync_cluster(cfg, common)
     if cfg.url:
         return redis.Redis.from_url(
             cfg.url,
             socket_timeout=common["socket_timeout"],
             socket_connect_timeout=common["socket_connect_timeout"],
+            retry=None,
         )
-    host, port = _split(cfg.host)
+    host, port = split(cfg.host)
     return redis.Redis(host=host, port=port, db=cfg.database, **common)
 
 
@@ -96,19 +234,12 @@ def make_async(cfg: RedisSettings, *, blocking: bool = False) -> Any:
     if blocking:
         common["socket_timeout"] = None
     if cfg.sentinel is not None:
-        from redis.asyncio.sentinel import Sentinel as AsyncSentinel
+        manager = sentinel_manager(cfg, asyncio=True, blocking=blocking)
+        return manager.master_for(cfg.sentinel.master_name, db=cfg.database)
+    if cfg.cluster is not None:
+        from .cluster import make_async_cluster
 
-        sentinel = AsyncSentinel(  # type: ignore[no-untyped-call]
-            [_split(h) for h in cfg.sentinel.hosts],
-            sentinel_kwargs={"password": cfg.sentinel.password or None},
-            **common,
-        )
-        return sentinel.master_for(cfg.sentinel.master_name, db=cfg.database)
-    if cfg.cluster:
-        from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
-
-        host, port = _split(cfg.host)
-        return AsyncRedisCluster(host=host, port=port, **common)
+        return make_async_cluster(cfg, common)
     if cfg.url:
         pool = aredis.ConnectionPool.from_url(
             cfg.url,
@@ -118,14 +249,27 @@ def make_async(cfg: RedisSettings, *, blocking: bool = False) -> Any:
         if pool.connection_class is aredis.Connection:
             pool.connection_class = fast_pack_connection()
         return aredis.Redis.from_pool(pool)
-    host, port = _split(cfg.host)
+    host, port = split(cfg.host)
     pool = aredis.ConnectionPool(
         host=host, port=port, db=cfg.database, connection_class=fast_pack_connection(), **common
     )
     return aredis.Redis.from_pool(pool)
 
 
+def hint(cfg: RedisSettings, exc: BaseException | None = None) -> str:
+    """What to do about an unreachable Redis, for the configured mode."""
+    found = getattr(exc, "hint", None)
+    if isinstance(found, str):
+        return found
+    if cfg.sentinel is not None:
+        if isinstance(exc, rexc.ReadOnlyError):
+            return "the master became a replica; the sentinels name the new one"
+        return "the sentinels promote a replica once they agree the master is down"
+    if cfg.cluster is not None:
+        return CLUSTER_HINT
+    return HINT
+
+
 def unavailable(cfg: RedisSettings, exc: BaseException) -> ServiceUnavailable:
-    """The one-line error for a Redis that does not answer."""
-    reason = str(exc).strip() or type(exc).__name__
-    return ServiceUnavailable("Redis", cfg.address, reason, HINT)
+    """The one-line error for a Redis that does not answer (a short reason, one hint)."""
+    return ServiceUnavailable("Redis", cfg.address, short_reason(exc), hint(cfg, exc))

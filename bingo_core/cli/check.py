@@ -82,13 +82,25 @@ def run_checks(app: App) -> Report:
 
 
 def _check_redis(app: App, report: Report) -> None:
+    """The Redis mode and each node (sentinels, master, replicas, cluster nodes with their
+    slots): one SERVICE problem per node down; then the queues nobody consumes."""
+    try:
+        topology = app.broker.topology()
+    except ServiceUnavailable as exc:
+        report.problems.append(Problem(SERVICE, "redis", str(exc)))
+        return
+    report.summary["redis"] = topology.summary()
+    report.summary["redis_mode"] = topology.mode
+    report.summary["redis_nodes"] = [vars(n) for n in topology.nodes]
+    for line in topology.problems:
+        report.problems.append(Problem(SERVICE, "redis", line))
     inspector = app.inspector
     try:
         inspector.ping()
-        report.summary["redis"] = app.settings.redis.address
         idle = [r["queue"] for r in inspector.stats() if not r["consumers"] and r["size"]]
     except ServiceUnavailable as exc:
-        report.problems.append(Problem(SERVICE, "redis", str(exc)))
+        if not topology.problems:
+            report.problems.append(Problem(SERVICE, "redis", str(exc)))
         return
     if idle and inspector.consumers():
         report.problems.append(

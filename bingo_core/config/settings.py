@@ -173,6 +173,34 @@ class SentinelSettings(Section):
         return out
 
 
+class ClusterSettings(Section):
+    """``redis.cluster``: connect to a Redis Cluster; ``true`` alone uses ``redis.host``."""
+
+    #: Startup nodes (``host:port``); the client learns the others from them.
+    nodes: list[str] = Field(default_factory=list)
+
+    @field_validator("nodes")
+    @classmethod
+    def _nodes(cls, value: list[str]) -> list[str]:
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(host_port(item, 6379))
+            except PydanticCustomError:
+                raise fail("expected host:port", at=f"[{i}]", value=item) from None
+        return out
+
+
+def _cluster(value: object) -> object:
+    """``redis.cluster``: ``true`` (the original form, nodes from ``redis.host``) or a
+    mapping with ``nodes``; ``false`` or nothing: not a cluster."""
+    if value is True:
+        return {}
+    if value is False or value is None:
+        return None
+    return value
+
+
 class RedisSettings(Section):
     """``redis``: where the queues live."""
 
@@ -183,9 +211,10 @@ class RedisSettings(Section):
     prefix: str = "bingo"
     url: str = ""
     sentinel: SentinelSettings | None = None
-    cluster: bool = False
+    cluster: Annotated[ClusterSettings | None, BeforeValidator(_cluster)] = None
     socket_timeout: Duration = 5.0
-    connect_timeout: Duration = 2.0
+    #: Short, so the CLI reports a Redis that is not there at once; the daemon retries.
+    connect_timeout: Duration = 1.0
 
     @field_validator("host")
     @classmethod
@@ -216,13 +245,41 @@ class RedisSettings(Section):
             return value
         raise fail(expected)
 
+    @model_validator(mode="after")
+    def _one_mode(self) -> RedisSettings:
+        if self.cluster is not None and self.sentinel is not None:
+            raise fail("expected either redis.sentinel or redis.cluster, not both", at="cluster")
+        if self.cluster is not None and self.database:
+            raise fail("expected database 0: Redis Cluster has no other", at="database")
+        return self
+
+    @property
+    def mode(self) -> str:
+        """``standalone``, ``sentinel`` or ``cluster``."""
+        if self.sentinel is not None:
+            return "sentinel"
+        return "cluster" if self.cluster is not None else "standalone"
+
+    @property
+    def cluster_nodes(self) -> list[str]:
+        """The cluster's startup nodes: ``redis.cluster.nodes``, else ``redis.host`` (or
+        the host of ``redis.url``)."""
+        if self.cluster is not None and self.cluster.nodes:
+            return list(self.cluster.nodes)
+        if self.url:
+            parts = urlsplit(self.url)
+            return [f"{parts.hostname}:{parts.port or 6379}"]
+        return [self.host]
+
     @property
     def address(self) -> str:
         """Where Redis is, for messages: ``host:port`` (no password)."""
         if self.sentinel is not None:
             hosts = ",".join(self.sentinel.hosts)
             return f"{self.sentinel.master_name} via sentinel {hosts}"
-        if self.url and not self.cluster:
+        if self.cluster is not None:
+            return "cluster " + ",".join(self.cluster_nodes)
+        if self.url:
             parts = urlsplit(self.url)
             if parts.scheme == "unix":
                 return parts.path
