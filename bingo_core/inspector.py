@@ -7,7 +7,9 @@ runs one of its actions; nothing here names a Redis key or a script.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .broker import STATES, Broker
@@ -172,6 +174,225 @@ class Inspector:
     def schedule_history(self, key: str, limit: int = 100) -> list[dict[str, Any]]:
         """One entry's enqueue history, newest first."""
         return self.reader.history(key, limit)
+
+    # -- the dashboard's reads ------------------------------------------------------------
+    def overview(self, queues: Iterable[str] | None = None) -> dict[str, Any]:
+        """Every queue's :meth:`stats` with today's error rate and its estimated memory
+        (``MEMORY USAGE`` on its keys and a few sampled tasks), and the totals."""
+        rows = self.stats(queues)
+        for row in rows:
+            done = row["processed_today"]
+            row["error_rate_today"] = row["failed_today"] / done if done else 0.0
+            row["memory"] = self.reader.memory(row["queue"])["bytes"]
+        totals: dict[str, Any] = {"queues": len(rows)}
+        for name in (*STATES, "size", "processed", "failed", "processed_today", "failed_today"):
+            totals[name] = sum(int(r[name]) for r in rows)
+        totals["memory"] = sum(int(r["memory"]) for r in rows)
+        done = totals["processed_today"]
+        totals["error_rate_today"] = totals["failed_today"] / done if done else 0.0
+        totals["latency"] = max((float(r["latency"]) for r in rows), default=0.0)
+        totals["paused"] = sum(1 for r in rows if r["paused"])
+        return {"queues": rows, "totals": totals, "at": time.time()}
+
+    def daily(self, days: int = 7, queues: Iterable[str] | None = None) -> dict[str, Any]:
+        """Processed and failed attempts per UTC day, the last ``days`` days (today last),
+        per queue and in total, from the daily counters."""
+        days = max(1, min(int(days), 90))
+        today = datetime.now(UTC).date()
+        labels = [(today - timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
+        per_queue: dict[str, dict[str, list[int]]] = {}
+        total = {"processed": [0] * days, "failed": [0] * days}
+        for q in list(queues) if queues else self.queues():
+            counts = self.reader.daily_counts(q, labels)
+            per_queue[q] = {"processed": [p for p, _ in counts], "failed": [f for _, f in counts]}
+            for i, (p, f) in enumerate(counts):
+                total["processed"][i] += p
+                total["failed"][i] += f
+        return {"days": labels, "queues": per_queue, "total": total}
+
+    def samples(self, minutes: int = 60) -> list[dict[str, Any]]:
+        """Queue size samples of the last ``minutes`` (oldest first), as the daemons'
+        samplers wrote them: ``{"t": epoch, "q": {queue: {state: count}}}``."""
+        since = time.time() - minutes * 60
+        return [s for s in self.reader.samples(1000) if s["t"] >= since]
+
+    def search(
+        self,
+        queue: str,
+        state: str,
+        text: str,
+        where: str = "any",
+        *,
+        start: int = 0,
+        scan: int = 5000,
+        limit: int = 50,
+    ) -> dict[str, Any]:
+        """Tasks of ``queue`` in ``state`` whose payload or error holds ``text``, looking at
+        no more than ``scan`` tasks from ``start`` (see :meth:`Reader.search`); ``where``
+        is ``payload``, ``error`` or ``any``. ``tasks`` are the matches."""
+        _check_state(state)
+        if where not in ("payload", "error", "any"):
+            raise UsageError(f"unknown search field {where!r} (expected payload, error or any)")
+        found = self.reader.search(
+            queue, state, text, where, start=max(0, start), scan=scan, limit=limit
+        )
+        found["tasks"] = self.reader.get_tasks(queue, found.pop("ids"))
+        return found
+
+    def cancel_requested(self, queue: str, ids: Iterable[str]) -> dict[str, float]:
+        """Those of ``ids`` (active tasks) whose cancel was asked, and when."""
+        return self.reader.cancel_requested(queue, list(ids))
+
+    def schedule_page(
+        self, offset: int = 0, limit: int = 50, query: str = "", source: str = ""
+    ) -> dict[str, Any]:
+        """A page of the published schedule entries, sorted by key, whose key holds
+        ``query`` (case-insensitive) and whose source starts with ``source`` (``plugin``,
+        ``config``, ``db``); with ``total`` (matching), the leader and the sync status."""
+        keys = self.reader.entry_keys()
+        if query:
+            needle = query.lower()
+            keys = [k for k in keys if needle in k.lower()]
+        if source:
+            keys = [k for k in keys if k.startswith(source)]
+        page = keys[max(0, offset) : max(0, offset) + max(0, limit)]
+        return {
+            "total": len(keys),
+            "offset": offset,
+            "limit": limit,
+            "entries": self.reader.entries(page) if page else [],
+            "leader": self.leader(),
+            "sync": self.reader.sync_status(),
+        }
+
+    def schedule_entry(self, key: str, history: int = 100) -> dict[str, Any] | None:
+        """One published entry with its last ``history`` enqueues, or None."""
+        found = self.reader.entries([key])
+        if not found:
+            return None
+        entry = found[0]
+        entry["history"] = self.reader.history(key, history)
+        return entry
+
+    def entry_keys(self) -> list[str]:
+        """Every published schedule entry key, sorted."""
+        return self.reader.entry_keys()
+
+    def entry_states(self) -> list[dict[str, Any]]:
+        """Every published entry's fire state (next, last tick, last enqueue, missed)."""
+        return self.reader.entry_states(self.reader.entry_keys())
+
+    def leader(self) -> dict[str, Any]:
+        """The leader lease (``id``, ``epoch``, ``ttl``) and ``since``: when it was first
+        seen holding this token (by a daemon's sampler; None before one noticed)."""
+        leader = self.reader.leader()
+        seen = self.reader.leader_since()
+        leader["since"] = None
+        if seen and seen.get("id") == leader["id"] and seen.get("epoch") == leader["epoch"]:
+            leader["since"] = seen.get("since")
+        return leader
+
+    def server_list(self, keep: float = 3600.0) -> list[dict[str, Any]]:
+        """Servers with a heartbeat in the last ``keep`` seconds: each record with its
+        ``status`` (live, dead: heartbeat stopped, stopped: shut down), ``heartbeat_age``,
+        ``roles`` and its active tasks with their ``running`` time (seconds)."""
+        now = time.time()
+        servers = self.reader.server_records(keep)
+        leader = self.reader.leader().get("id") or ""
+        lead_proc = ":".join(leader.split(":")[:2])
+        wanted = [
+            (str(t.get("queue")), str(t.get("id")))
+            for s in servers
+            if s["status"] == "live"
+            for t in s.get("active") or []
+            if isinstance(t, dict)
+        ]
+        started = self.reader.started(wanted)
+        for server in servers:
+            at = server.get("at")
+            server["heartbeat_age"] = now - at if isinstance(at, int | float) else None
+            roles = list(server.get("roles") or (["worker"] if "concurrency" in server else []))
+            proc = f"{server.get('host')}:{server.get('pid')}"
+            if leader and proc == lead_proc and "scheduler leader" not in roles:
+                roles.append("scheduler leader")
+            server["roles"] = roles
+            active = []
+            for task in server.get("active") or []:
+                if not isinstance(task, dict):
+                    continue
+                begun = started.get(str(task.get("id")))
+                running = now - begun if begun is not None and server["status"] == "live" else None
+                active.append({**task, "started_at": begun, "running": running})
+            server["active"] = active
+        return _merge_processes(servers)
+
+    def redis_info(self) -> dict[str, Any]:
+        """Redis version, mode (standalone, sentinel, cluster), memory, clients, and the
+        keys under Bingo's prefix (bounded ``SCAN``)."""
+        return self.reader.redis_info()
+
+    # -- the dashboard's actions ----------------------------------------------------------
+    def act_many(self, action: str, queue: str, ids: Iterable[str]) -> dict[str, Any]:
+        """``retry``/``run``, ``archive`` or ``delete`` the tasks ``ids`` of ``queue``; returns
+        ``done`` (a count) and ``skipped``: id -> why (missing, already there, active)."""
+        if action not in ACTIONS:
+            raise UsageError(f"unknown action {action!r} (expected retry, archive or delete)")
+        wanted = list(dict.fromkeys(ids))
+        codes = self.broker.task_move_many(queue, wanted, ACTIONS[action])
+        why = {0: "no such task", -1: "already in that state", -2: "active"}
+        skipped = {i: why.get(c, str(c)) for i, c in zip(wanted, codes, strict=True) if c != 1}
+        return {"done": sum(1 for c in codes if c == 1), "skipped": skipped}
+
+    def act_state(self, action: str, queue: str, state: str, limit: int = 100_000) -> int:
+        """An action on every task of ``queue`` in ``state`` (at most ``limit``), in batches;
+        returns how many tasks it moved or deleted."""
+        if action not in ACTIONS:
+            raise UsageError(f"unknown action {action!r} (expected retry, archive or delete)")
+        _check_state(state)
+        if state == "active":
+            raise UsageError("active tasks are held by workers: cancel them one by one")
+        target = ACTIONS[action]
+        if (target, state) in (("run", "pending"), ("archive", "archived")):
+            raise UsageError(f"the {state} tasks are already {state}")
+        done = 0
+        while done < limit:
+            ids = self.reader.list_ids(queue, state, 0, min(500, limit - done))
+            if not ids:
+                break
+            moved = sum(1 for c in self.broker.task_move_many(queue, ids, target) if c == 1)
+            done += moved
+            if moved == 0:  # only tasks that cannot move are left at the head
+                break
+        return done
+
+    def cancel(self, task_id: str, queue: str | None = None) -> TaskInfo:
+        """Ask the worker running the active task ``task_id`` to cancel it; the worker's
+        heartbeat sees the request within a third of ``worker.lease``."""
+        info = self.find(task_id, queue)
+        code = self.broker.task_cancel(info.queue, task_id)
+        if code == 0:
+            raise TaskNotFound(f"no task {task_id!r} in queue {info.queue!r}")
+        if code == -1:
+            raise UsageError(f"task {task_id} is {info.state}, not active: nothing to cancel")
+        return info
+
+
+def _merge_processes(servers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per process: a record that only names roles (a dashboard's own, written by
+    its sampler) is folded into the worker record of the same live host and pid."""
+    workers = {
+        (s.get("host"), s.get("pid")): s
+        for s in servers
+        if "concurrency" in s and s["status"] == "live"
+    }
+    out = []
+    for server in servers:
+        main = workers.get((server.get("host"), server.get("pid")))
+        if "concurrency" not in server and main is not None and server["status"] == "live":
+            main["roles"] += [r for r in server["roles"] if r not in main["roles"]]
+            continue
+        out.append(server)
+    return out
 
 
 def _check_state(state: str) -> None:

@@ -104,6 +104,11 @@ class QueueKeys:
         digest = hashlib.sha1(entry_key.encode(), usedforsecurity=False).hexdigest()[:16]
         return f"{self.base}:tick:{digest}:{fire_time}"
 
+    @cached_property
+    def cancel(self) -> str:
+        """Cancel requests for active tasks (zset id -> requested at), read by the worker."""
+        return f"{self.base}:cancel"
+
     def by_state(self, state: str) -> str:
         """The list/zset holding tasks in ``state``."""
         return {
@@ -135,6 +140,18 @@ class Keys:
 
     def server(self, server_id: str) -> str:
         return f"{self.prefix}:server:{server_id}"
+
+    @property
+    def samples(self) -> str:
+        """Capped list, newest first: one JSON sample of every queue's sizes per interval
+        (the dashboard's last-hour chart)."""
+        return f"{self.prefix}:samples"
+
+    @property
+    def servers_seen(self) -> str:
+        """Hash: server id -> its last heartbeat record, kept a while after it stops so
+        the dashboard can show it as dead or stopped."""
+        return f"{self.prefix}:servers:seen"
 
     @property
     def scheduler(self) -> SchedulerKeys:
@@ -176,6 +193,11 @@ class SchedulerKeys:
     def sync(self) -> str:
         """JSON: the last ``sys_crontab`` sync status."""
         return f"{self.base}:sync"
+
+    @cached_property
+    def leader_since(self) -> str:
+        """JSON: the leader id and epoch last seen, and since when (epoch s)."""
+        return f"{self.base}:leader_since"
 
     def entry(self, key: str) -> str:
         """Hash of one published entry."""

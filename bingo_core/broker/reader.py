@@ -311,6 +311,292 @@ class Reader:
             return None
         return data if isinstance(data, dict) else None
 
+    # -- the dashboard's reads ------------------------------------------------------------
+    def daily_counts(self, queue: str, days: Sequence[str]) -> list[tuple[int, int]]:
+        """``(processed, failed)`` of ``queue`` on each UTC day of ``days`` (0 when none)."""
+        q = self.q(queue)
+        if not days:
+            return []
+        pipe = self._pipe()
+        pipe.mget([q.processed_on(d) for d in days] + [q.failed_on(d) for d in days])
+        (values,) = self._run(pipe, q.processed)
+        n = len(days)
+        return [(_int(values[i]), _int(values[n + i])) for i in range(n)]
+
+    def memory(self, queue: str, sample: int = 5) -> dict[str, Any]:
+        """Bytes ``queue`` holds, estimated with ``MEMORY USAGE``: its state keys (each
+        sampled), plus the task hashes as ``sample`` of them, averaged, times the count."""
+        q = self.q(queue)
+        keys = [q.by_state(state) for state in STATES]
+        pipe = self._pipe()
+        for key in keys:
+            pipe.memory_usage(key, samples=5)
+        pipe.lrange(q.pending, -sample, -1)
+        for state in STATES[1:]:
+            pipe.zrange(q.by_state(state), 0, sample - 1)
+        pipe.llen(q.pending)
+        for state in STATES[1:]:
+            pipe.zcard(q.by_state(state))
+        try:
+            res = pipe.execute(raise_on_error=False)
+        except CONNECTION_ERRORS as exc:
+            raise connection.unavailable(self.cfg, exc) from None
+        n = len(STATES)
+        structures = sum(_int(v) for v in res[:n] if not isinstance(v, Exception))
+        ids: list[str] = []
+        for found in res[n : 2 * n]:
+            if not isinstance(found, Exception):
+                ids += [_s(i) for i in found]
+        count = sum(_int(v) for v in res[2 * n :] if not isinstance(v, Exception))
+        picked = ids[:sample]
+        per_task = 0.0
+        if picked:
+            pipe = self._pipe()
+            for task_id in picked:
+                pipe.memory_usage(q.task(task_id), samples=5)
+            try:
+                sizes = pipe.execute(raise_on_error=False)
+            except CONNECTION_ERRORS as exc:
+                raise connection.unavailable(self.cfg, exc) from None
+            known = [_int(v) for v in sizes if not isinstance(v, Exception) and v]
+            per_task = sum(known) / len(known) if known else 0.0
+        return {
+            "queue": queue,
+            "bytes": int(structures + per_task * count),
+            "structures": structures,
+            "per_task": round(per_task, 1),
+            "tasks": count,
+            "sampled": len(picked),
+        }
+
+    def samples(self, limit: int = 360) -> list[dict[str, Any]]:
+        """The queue size samples, oldest first (``{"t": epoch, "q": {queue: {state: n}}}``)."""
+        pipe = self._pipe()
+        pipe.lrange(self.keys.samples, 0, max(0, limit - 1))
+        (items,) = self._run(pipe, self.keys.samples)
+        out = []
+        for item in reversed(items):
+            try:
+                data = json.loads(item)
+            except ValueError:
+                continue
+            if isinstance(data, dict) and isinstance(data.get("t"), int | float):
+                out.append(data)
+        return out
+
+    def search(
+        self,
+        queue: str,
+        state: str,
+        text: str,
+        where: str,
+        *,
+        start: int = 0,
+        scan: int = 5000,
+        limit: int = 50,
+        batch: int = 500,
+    ) -> dict[str, Any]:
+        """Tasks of a state whose payload (``where="payload"``), error (``"error"``) or
+        either (``"any"``) contains ``text`` (case-insensitive), looking at no more than
+        ``scan`` tasks from position ``start``. Returns ``ids`` (at most ``limit``),
+        ``scanned``, and ``next``: where to go on, or None when the state was read to its
+        end. The matching is done here, not in Redis, so a search never blocks Redis."""
+        q = self.q(queue)
+        needle = text.lower()
+        found: list[str] = []
+        position, scanned = start, 0
+        while scanned < scan and len(found) < limit:
+            ids = self.list_ids(queue, state, position, min(batch, scan - scanned))
+            if not ids:
+                return {"ids": found, "scanned": scanned, "next": None}
+            pipe = self._pipe()
+            for task_id in ids:
+                pipe.hmget(q.task(task_id), "msg", "error")
+            try:
+                rows = pipe.execute(raise_on_error=False)
+            except CONNECTION_ERRORS as exc:
+                raise connection.unavailable(self.cfg, exc) from None
+            for i, (task_id, row) in enumerate(zip(ids, rows, strict=True)):
+                if isinstance(row, Exception) or row[0] is None:
+                    continue
+                if _matches(row[0], row[1], needle, where):
+                    found.append(task_id)
+                    if len(found) == limit:
+                        position += i + 1
+                        scanned += i + 1
+                        return {"ids": found, "scanned": scanned, "next": position}
+            position += len(ids)
+            scanned += len(ids)
+        return {"ids": found, "scanned": scanned, "next": position}
+
+    def cancel_requested(self, queue: str, ids: Sequence[str]) -> dict[str, float]:
+        """Those of ``ids`` with a pending cancel request, and when it was made."""
+        if not ids:
+            return {}
+        pipe = self._pipe()
+        pipe.zmscore(self.q(queue).cancel, list(ids))
+        (scores,) = self._run(pipe, self.q(queue).cancel)
+        return {i: float(s) for i, s in zip(ids, scores, strict=True) if s is not None}
+
+    def started(self, tasks: Sequence[tuple[str, str]]) -> dict[str, float]:
+        """``started_at`` of each ``(queue, id)`` that has one, by id."""
+        if not tasks:
+            return {}
+        pipe = self._pipe()
+        for queue, task_id in tasks:
+            pipe.hget(self.q(queue).task(task_id), "started_at")
+        try:
+            values = pipe.execute(raise_on_error=False)
+        except CONNECTION_ERRORS as exc:
+            raise connection.unavailable(self.cfg, exc) from None
+        out = {}
+        for (_, task_id), value in zip(tasks, values, strict=True):
+            number = None if isinstance(value, Exception) else _num(value)
+            if number is not None:
+                out[task_id] = number
+        return out
+
+    def server_records(self, keep: float = 3600.0, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every server with a heartbeat in the last ``keep`` seconds, live or not: its
+        record, ``status`` (``live``; ``dead`` when its heartbeat stopped; ``stopped`` when
+        it said goodbye) and ``expires`` (its heartbeat's expiry, epoch s)."""
+        now = time.time()
+        pipe = self._pipe()
+        pipe.zrange(self.keys.servers, 0, limit - 1, desc=True, withscores=True)
+        pipe.hgetall(self.keys.servers_seen)
+        listed, seen = self._run(pipe, self.keys.servers)
+        expiry = {_s(i): float(score) for i, score in listed}
+        ids = [i for i, score in expiry.items() if score >= now - keep]
+        live: dict[str, Any] = {}
+        if ids:
+            pipe = self._pipe()
+            pipe.mget([self.keys.server(i) for i in ids])
+            (raw,) = self._run(pipe, self.keys.servers)
+            for server_id, item in zip(ids, raw, strict=True):
+                data = _json_object(item)
+                if data is not None:
+                    live[server_id] = data
+        kept = {_s(k): _json_object(v) for k, v in seen.items()}
+        out = []
+        for server_id in sorted(set(ids) | {k for k, v in kept.items() if v is not None}):
+            record = live.get(server_id) or kept.get(server_id) or {"id": server_id}
+            expires = expiry.get(server_id)
+            if expires is not None:  # a worker: its heartbeat is in the servers zset
+                status = "live" if expires >= now and server_id in live else "dead"
+            elif isinstance(record.get("expires"), int | float):  # a record kept by itself
+                expires = float(record["expires"])
+                status = "live" if expires >= now else "dead"
+            else:  # a worker that shut down and removed its heartbeat
+                status = "stopped"
+            last = record.get("at") if isinstance(record.get("at"), int | float) else expires
+            if status != "live" and (last is None or last < now - keep):
+                continue
+            out.append({**record, "id": server_id, "status": status, "expires": expires})
+        return out
+
+    def leader_since(self) -> dict[str, Any] | None:
+        """The leader id, epoch and since when (epoch s), as the sampler last noted them."""
+        s = self.keys.scheduler
+        pipe = self._pipe()
+        pipe.get(s.leader_since)
+        (raw,) = self._run(pipe, s.leader_since)
+        return _json_object(raw)
+
+    def entry_states(self, keys: Sequence[str]) -> list[dict[str, Any]]:
+        """The fire state of each entry: ``key``, ``next``, ``last_tick``, ``last_at``,
+        ``missed`` (no descriptions: cheap enough for every entry at scrape time)."""
+        s = self.keys.scheduler
+        pipe = self._pipe()
+        for key in keys:
+            pipe.hmget(s.entry(key), "next", "last_tick", "last_at", "missed")
+        try:
+            rows = pipe.execute(raise_on_error=False)
+        except CONNECTION_ERRORS as exc:
+            raise connection.unavailable(self.cfg, exc) from None
+        out = []
+        for key, row in zip(keys, rows, strict=True):
+            if isinstance(row, Exception):
+                continue
+            nxt, tick, at, missed = row
+            out.append(
+                {
+                    "key": key,
+                    "next": _num(nxt),
+                    "last_tick": _num(tick),
+                    "last_at": _num(at),
+                    "missed": _int(missed),
+                }
+            )
+        return out
+
+    def redis_info(self, scan_limit: int = 10000) -> dict[str, Any]:
+        """Version, mode, memory, clients and the number of keys under the prefix (counted
+        with ``SCAN`` up to ``scan_limit`` keys; ``keys_more`` when there are more)."""
+        try:
+            info = self.redis.info()
+            dbsize = self.redis.dbsize()
+            counted = 0
+            for _ in self.redis.scan_iter(match=f"{self.keys.prefix}:*", count=1000):
+                counted += 1
+                if counted >= scan_limit:
+                    break
+        except CONNECTION_ERRORS as exc:
+            raise connection.unavailable(self.cfg, exc) from None
+        if info and all(isinstance(v, dict) for v in info.values()):  # Cluster: per node
+            info = next(iter(info.values()))
+        if isinstance(dbsize, dict):
+            dbsize = sum(_int(v) for v in dbsize.values())
+        mode = "sentinel" if self.cfg.sentinel is not None else str(info.get("redis_mode", ""))
+        if self.cfg.cluster:
+            mode = "cluster"
+        return {
+            "version": str(info.get("redis_version", "")),
+            "mode": mode or "standalone",
+            "address": self.cfg.address,
+            "uptime": _int(info.get("uptime_in_seconds")),
+            "used_memory": _int(info.get("used_memory")),
+            "used_memory_human": str(info.get("used_memory_human", "")),
+            "used_memory_peak": _int(info.get("used_memory_peak")),
+            "maxmemory": _int(info.get("maxmemory")),
+            "maxmemory_policy": str(info.get("maxmemory_policy", "")),
+            "connected_clients": _int(info.get("connected_clients")),
+            "blocked_clients": _int(info.get("blocked_clients")),
+            "ops_per_sec": _int(info.get("instantaneous_ops_per_sec")),
+            "dbsize": _int(dbsize),
+            "prefix": self.keys.prefix,
+            "keys": counted,
+            "keys_more": counted >= scan_limit,
+            "role": str(info.get("role", "")),
+        }
+
+
+def _json_object(raw: Any) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _matches(msg: Any, error: Any, needle: str, where: str) -> bool:
+    """Whether a task's payload or error contains ``needle`` (lower case)."""
+    if where in ("error", "any") and error is not None and needle in _s(error).lower():
+        return True
+    if where not in ("payload", "any"):
+        return False
+    text = _s(msg)
+    plain = needle.isascii() and '"' not in needle and "\\" not in needle
+    if plain and needle not in text.lower():  # the cheap test first; most tasks stop here
+        return False
+    try:
+        payload = json.loads(text).get("payload")
+    except (ValueError, AttributeError):
+        return False
+    shown = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return needle in shown.lower()
+
 
 def _quantile(buckets: list[int], q: float, peak: float) -> float:
     """The duration below which a fraction ``q`` of the attempts fell, read off the

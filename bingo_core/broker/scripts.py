@@ -34,6 +34,10 @@ NAMES = (
     "sched_release",
     "sched_publish",
     "sched_record",
+    "task_move_many",
+    "task_cancel",
+    "sample_record",
+    "leader_seen",
 )
 DAY_TTL = 90 * 86400
 #: How long the per-day task statistics are kept (seconds).
@@ -300,3 +304,41 @@ def sched_record(
         keys += (s.entry(key), s.history(key))
         args += (key, *values)
     return "sched_record", keys, args
+
+
+# -- the dashboard's scripts ----------------------------------------------------------------
+#: Most ids one ``task_move_many`` call carries.
+MOVE_CHUNK = 500
+#: How long a cancel request is kept for the worker to see (seconds).
+CANCEL_KEEP = 3600.0
+
+
+def task_move_many(q: QueueKeys, ids: Sequence[str], action: str, now: float) -> Call:
+    """``action`` ("run", "archive" or "delete") on up to :data:`MOVE_CHUNK` tasks."""
+    return (
+        "task_move_many",
+        [
+            q.pending,
+            q.scheduled,
+            q.retry,
+            q.archived,
+            q.completed,
+            q.notify,
+            q.task_prefix,
+            q.unique_prefix,
+        ],
+        [action, now, *ids],
+    )
+
+
+def task_cancel(q: QueueKeys, task_id: str, now: float, keep: float = CANCEL_KEEP) -> Call:
+    return "task_cancel", [q.cancel, q.task_prefix], [task_id, now, keep]
+
+
+def sample_record(key: str, now: float, gap: float, keep: int, sample: str) -> Call:
+    """Append ``sample`` (JSON with its time ``t``) to the capped list ``key``."""
+    return "sample_record", [key], [now, gap, keep, sample]
+
+
+def leader_seen(s: SchedulerKeys, now: float) -> Call:
+    return "leader_seen", [s.leader, s.epoch, s.leader_since], [now]
