@@ -278,6 +278,14 @@ class SyncCluster(RedisCluster):
             self.script_load(self._sources[sha])
             return self.evalsha(sha, numkeys, *args)
 
+    def close(self) -> None:
+        """Drop every connection. The client stays usable, as a ``redis.Redis`` does after
+        ``close()``: the next command reconnects (redis-py's forgets its default node)."""
+        default = self.get_default_node()
+        super().close()
+        if default is not None:
+            self.nodes_manager.default_node = default
+
     def mget(self, keys: Any, *args: Any) -> list[Any]:
         """MGET of keys in any slots (one MGET per slot)."""
         return list(self.mget_nonatomic(keys, *args))

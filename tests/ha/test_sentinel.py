@@ -137,6 +137,17 @@ def test_daemon_rides_a_sentinel_failover(
         assert all(len(line) < 400 for line in outage), outage
         assert all(len(exc) < 250 for _, _, exc in producer.refused), producer.refused[:1]
         assert len(lost) <= 20, lost
+        # check names the new master, and the old one (a replica now, in the sentinels'
+        # view) as down: exit 1, one line.
+        checked = cli(config, "check", "--json", check=False)
+        report = json.loads(checked.stdout)
+        dead = f"{old_master[0]}:{old_master[1]}"
+        problems = [p["message"] for p in report["problems"] if p["what"] == "redis"]
+        assert checked.returncode == 1
+        (line,) = [p for p in problems if dead in p]
+        assert line.startswith(f"Redis replica {dead} of 'mymaster' is down (") and "s_down" in line
+        new_master = "{}:{}".format(*sentinel_group.master())
+        assert report["summary"]["redis"].startswith(f"{new_master} (sentinel master")
         assert daemon.stop() == 0, daemon.log
     finally:
         producer.halt.set()
