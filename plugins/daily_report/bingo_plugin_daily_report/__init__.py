@@ -1,75 +1,80 @@
-"""Bingo plugin: the ``task:daily-report`` task type and its nightly schedule.
+"""Bingo plugin: ``task:daily-report``, the day's task report as HTML or CSV, mailed to its
+recipients, and the nightly schedule ``0 2 * * *`` that runs it.
 
-The handler resolves the payload's date (``today``, ``yesterday`` or ``YYYY-MM-DD``) and
-writes a one-line JSON report to ``<outputDir>/daily-report-<date>.json``. Re-running it for
-the same date rewrites the same file, so a re-delivered task does no harm.
+The report is built from the ``sys_task_stats`` rows of the day (written by
+``task:daily-stats``; by default the report first brings them up to date itself, so it is
+complete without a separate daily-stats schedule): totals per queue and task type, the
+tasks archived that day with their last errors (from the archive, via ``ctx.inspector``)
+and the slowest types by p95. It is written to ``<outputDir>/daily-report-<date>.<format>``
+(rewritten, not appended, so a re-delivered task does no harm) and, when there are
+recipients, attached to a ``task:mail-notify`` mail enqueued with ``ctx.enqueue``.
 
-Configuration (``plugins.daily_report`` in the YAML file)::
+Payload: ``{"date": "today" | "yesterday" | "YYYY-MM-DD", "recipients": [...],
+"format": "html" | "csv"}``; ``recipients`` and ``format`` default to the settings.
+
+Configuration (``plugins.daily_report``)::
 
     plugins:
       daily_report:
         outputDir: storage/reports   # where the reports are written
-        timezone: Asia/Shanghai      # how "today" is read; default server.timezone, else
-                                     # the machine's zone
+        format: html                 # or csv
+        recipients: [ops@example.com]
+        slowest: 10                  # how many types the "slowest" table lists
+        errorsPerType: 5             # archived tasks listed per failing type
+        refreshStats: true           # record the day's figures before reporting
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import base64
 import os
 import tempfile
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_validator
+import bingo_plugin_daily_stats as daily_stats
+from bingo_plugin_daily_stats import DaySpec, resolve_day
+from bingo_plugin_mail_notify import Addresses
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 import bingo_core as bingo
 
-if TYPE_CHECKING:
-    from bingo_core.registry import ScheduleRegister, SettingsRegister, TaskRegister
+from .render import mail_text, render_csv, render_html
+from .report import Report, build_report
+
+__all__ = [
+    "SCHEDULE",
+    "TASK_TYPE",
+    "DailyReportSettings",
+    "Report",
+    "ReportPayload",
+    "build_report",
+    "handle_daily_report",
+    "render_csv",
+    "render_html",
+    "report_path",
+]
 
 TASK_TYPE = "task:daily-report"
-_RELATIVE = ("today", "yesterday")
-#: The daemon's ``server.timezone``, learned at startup: where "today" is read unless the
-#: plugin's own ``timezone`` setting names another zone.
-_server: dict[str, str | None] = {"timezone": None}
-
-
-def _check_date(value: str) -> str:
-    text = value.strip().lower()
-    if text in _RELATIVE:
-        return text
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise ValueError(
-            f"expected 'today', 'yesterday' or a date such as 2026-01-31, got {value!r}"
-        ) from None
-
-
-def _check_zone(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}, expected a name such as UTC") from None
-    return value
+MAIL_TYPE = "task:mail-notify"
+#: The original service's nightly run.
+SCHEDULE = "0 2 * * *"
+Format = Literal["html", "csv"]
+_CONTENT_TYPES = {"html": "text/html", "csv": "text/csv"}
 
 
 class ReportPayload(BaseModel):
-    """Payload of ``task:daily-report``: the day to report on."""
+    """Payload of ``task:daily-report``: the day, who gets it (default: the settings'
+    ``recipients``; ``[]`` for nobody) and its format (default: the settings')."""
 
-    date: str = "today"
+    model_config = ConfigDict(extra="forbid")
 
-    @field_validator("date")
-    @classmethod
-    def _normalize_date(cls, value: str) -> str:
-        return _check_date(value)
+    date: DaySpec = "today"
+    recipients: Addresses | None = None
+    format: Format | None = None
 
 
 class DailyReportSettings(BaseModel):
@@ -77,82 +82,111 @@ class DailyReportSettings(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
-    output_dir: str = "storage/reports"
-    timezone: str | None = None
+    output_dir: str = Field(default="storage/reports", min_length=1)
+    format: Format = "html"
+    recipients: Addresses = []
+    slowest: int = Field(default=10, ge=1, le=100)
+    errors_per_type: int = Field(default=5, ge=0, le=50)
+    refresh_stats: bool = True
 
-    @field_validator("timezone")
+    @model_validator(mode="before")
     @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        return _check_zone(value)
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "timezone" in data:
+            raise ValueError("timezone was removed: 'today' is read in server.timezone")
+        return data
 
 
-def resolve_date(value: str, timezone: str | None = None, now: datetime | None = None) -> date:
-    """Turn ``today``, ``yesterday`` or an ISO date into a date, reading "today" in ``timezone``.
-
-    ``timezone`` is an IANA zone name; ``None`` means the machine's local zone.
-    """
-    text = _check_date(value)
-    if text not in _RELATIVE:
-        return date.fromisoformat(text)
-    zone = ZoneInfo(timezone) if timezone else None
-    today = (now or datetime.now().astimezone()).astimezone(zone).date()
-    return today if text == "today" else today - timedelta(days=1)
+def report_path(output_dir: str | os.PathLike[str], day: date, fmt: str = "html") -> Path:
+    """Where the report of ``day`` is written."""
+    return Path(output_dir) / f"daily-report-{day.isoformat()}.{fmt}"
 
 
-def report_path(output_dir: str | os.PathLike[str], day: date) -> Path:
-    """Where the report for ``day`` is written."""
-    return Path(output_dir) / f"daily-report-{day.isoformat()}.json"
-
-
-def _write_atomically(path: Path, record: dict[str, Any]) -> None:
+def _write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(record, sort_keys=True) + "\n")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-async def handle_daily_report(ctx: bingo.TaskContext, payload: ReportPayload) -> None:
-    """Write the daily report for the payload's date."""
-    settings: DailyReportSettings = ctx.settings or DailyReportSettings()
-    day = resolve_date(payload.date, settings.timezone or _server["timezone"])
-    path = report_path(settings.output_dir, day)
-    record = {
-        "report": "daily",
-        "date": day.isoformat(),
-        "requested": payload.date,
-        "task_id": ctx.task_id,
-        "attempt": ctx.retry_count + 1,
-        "generated_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+def _mail(ctx: bingo.TaskContext, report: Report, path: Path, fmt: str, to: list[str]) -> str:
+    """Enqueue the mail with the report attached; returns the mail task's id. Its id is
+    derived from this task's, so a retried report does not mail twice."""
+    mail_id = f"{ctx.task_id}-mail"
+    payload = {
+        "to": to,
+        "subject": f"Bingo daily report {report.day.isoformat()}",
+        "body": mail_text(report, path.name),
+        "attachments": [
+            {
+                "filename": path.name,
+                "content_type": _CONTENT_TYPES[fmt],
+                "content": base64.b64encode(path.read_bytes()).decode(),
+            }
+        ],
     }
-    await asyncio.to_thread(_write_atomically, path, record)
+    try:
+        ctx.enqueue(MAIL_TYPE, payload, task_id=mail_id)
+    except bingo.DuplicateTaskError:
+        ctx.logger.info("the mail of this report was enqueued by an earlier attempt")
+    return mail_id
+
+
+def _run(ctx: bingo.TaskContext, payload: ReportPayload) -> dict[str, Any]:
+    settings: DailyReportSettings = ctx.settings or DailyReportSettings()
+    day = resolve_day(payload.date, ctx.timezone)
+    fmt = payload.format or settings.format
+    if settings.refresh_stats:
+        daily_stats.record_day(ctx, day)
+    with ctx.db() as session:
+        rows = daily_stats.read_day(session, day)
+    report = build_report(
+        day,
+        ctx.timezone,
+        rows,
+        ctx.inspector,
+        slowest=settings.slowest,
+        errors_per_type=settings.errors_per_type,
+    )
+    path = report_path(settings.output_dir, day, fmt)
+    _write_atomically(path, render_html(report) if fmt == "html" else render_csv(report))
+    to = settings.recipients if payload.recipients is None else payload.recipients
+    mail_task = _mail(ctx, report, path, fmt, to) if to else None
     ctx.logger.info("daily report for %s written to %s", day.isoformat(), path)
+    return {
+        "date": day.isoformat(),
+        "path": str(path),
+        "format": fmt,
+        "rows": len(report.lines),
+        "mailed_to": to,
+        "mail_task": mail_task,
+    }
+
+
+async def handle_daily_report(ctx: bingo.TaskContext, payload: ReportPayload) -> dict[str, Any]:
+    """Write the day's report and mail it to its recipients."""
+    # The database, Redis reads and file writes block: they run in a thread.
+    return await asyncio.to_thread(_run, ctx, payload)
 
 
 @bingo.hookimpl
-def bingo_startup(settings: Any) -> None:
-    """Remember the daemon's ``server.timezone``: "today" is read there by default."""
-    zone = getattr(getattr(settings, "server", None), "timezone", None)
-    _server["timezone"] = str(zone) if zone else None
-
-
-@bingo.hookimpl
-def bingo_register_settings(register: SettingsRegister) -> None:
+def bingo_register_settings(register: bingo.SettingsRegister) -> None:
     """Validate ``plugins.daily_report`` against :class:`DailyReportSettings`."""
     register(DailyReportSettings)
 
 
 @bingo.hookimpl
-def bingo_register_tasks(register: TaskRegister) -> None:
+def bingo_register_tasks(register: bingo.TaskRegister) -> None:
     """Register ``task:daily-report``."""
     register(TASK_TYPE, handle_daily_report, payload=ReportPayload, max_retry=5, timeout=30)
 
 
 @bingo.hookimpl
-def bingo_register_schedules(register: ScheduleRegister) -> None:
-    """Run the report every night at 02:00 for the current day."""
-    register("0 2 * * *", TASK_TYPE, payload={"date": "today"})
+def bingo_register_schedules(register: bingo.ScheduleRegister) -> None:
+    """Run the report every night at 02:00 (server time) for the current day."""
+    register(SCHEDULE, TASK_TYPE, payload={"date": "today"})

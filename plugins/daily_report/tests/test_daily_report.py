@@ -1,147 +1,262 @@
-"""Tests of the daily_report plugin: registration, payload checks and the written report."""
+"""Tests of the daily_report plugin: the report a real worker builds from sys_task_stats
+(SQLite and MariaDB) and the archive, as HTML and CSV, and the mail it sends."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+import base64
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
-from types import SimpleNamespace
-from zoneinfo import ZoneInfo
+from typing import Any
 
 import bingo_plugin_daily_report as plugin
 import pytest
+from conftest import Mailbox
 from pydantic import ValidationError
 
-import bingo_core as bingo
-from bingo_core.config import load_settings
+from bingo_core.app import App
 from bingo_core.errors import PayloadError
-from bingo_core.plugins import PluginManager
-from bingo_core.registry import Registry
+from bingo_core.testing import run_task
 
 
-@pytest.fixture
-def manager() -> Iterator[PluginManager]:
-    built = PluginManager()
-    built.add(plugin, "daily_report")
-    yield built
-    built.hook.bingo_startup(settings=None)  # forget any server zone a test taught it
+def today() -> str:
+    return datetime.now(UTC).date().isoformat()
 
 
-@pytest.fixture
-def registry(manager: PluginManager) -> Registry:
-    collected = manager.collect()
-    assert manager.failures == []
-    return collected
+def fill(app: App, worker: Callable[..., None]) -> None:
+    """A day of work: fast and slow tasks, two archived with errors, another queue."""
+    for _ in range(4):
+        app.client.enqueue("job:fast", {"seconds": 0.001})
+    app.client.enqueue("job:slow", {"seconds": 0.3})
+    app.client.enqueue("job:slow", {"seconds": 0.25, "error": "disk full on /var/<tmp>"})
+    app.client.enqueue("job:<b>odd</b>", {"error": "<script>alert('x')</script> & more"})
+    app.client.enqueue("job:export", {"seconds": 0.05})
+    worker(app)  # the worker writes its figures to Redis when it stops
 
 
-def zone_with_another_date() -> str:
-    """A zone whose current date differs from the machine's (they are 25 hours apart)."""
-    local = datetime.now().astimezone().date()
-    for name in ("Pacific/Kiritimati", "Pacific/Pago_Pago"):
-        if datetime.now(ZoneInfo(name)).date() != local:
-            return name
-    raise AssertionError("two zones 25 hours apart cannot both show the local date")
+def test_registers_the_task_type_schedule_and_settings(
+    bingo_registry: Callable[..., Any],
+) -> None:
+    import bingo_plugin_daily_stats
+    import bingo_plugin_mail_notify
 
-
-def run(registry: Registry, payload: object, settings: object, task_id: str = "t1") -> None:
-    task_type = registry.get("task:daily-report")
-    ctx = bingo.TaskContext(task_id, task_type.name, "default", 0, 5, settings=settings)
-    asyncio.run(task_type.handler(ctx, task_type.validate_payload(payload)))
-
-
-def test_registers_the_task_type_schedule_and_settings(registry: Registry) -> None:
+    registry = bingo_registry(plugin, bingo_plugin_daily_stats, bingo_plugin_mail_notify)
     task_type = registry.get("task:daily-report")
     assert task_type.plugin == "daily_report"
     assert task_type.payload_model is plugin.ReportPayload
     assert task_type.is_async
-    assert task_type.option("max_retry") == 5
-    assert task_type.option("timeout") == 30.0
-    [entry] = registry.schedules
-    assert (entry.spec, entry.type, entry.payload) == (
+    assert (task_type.option("max_retry"), task_type.option("timeout")) == (5, 30.0)
+    [entry] = [s for s in registry.schedules if s.type == "task:daily-report"]
+    assert (entry.spec, entry.payload, entry.source) == (
         "0 2 * * *",
-        "task:daily-report",
         {"date": "today"},
+        "plugin:daily_report",
     )
-    assert entry.source == "plugin:daily_report"
     assert registry.settings_models["daily_report"] is plugin.DailyReportSettings
 
 
-def test_writes_the_report_for_an_iso_date(registry: Registry, tmp_path: Path) -> None:
-    settings = plugin.DailyReportSettings.model_validate({"outputDir": str(tmp_path / "out")})
-    run(registry, {"date": "2026-01-31"}, settings, task_id="abc")
-    written = tmp_path / "out" / "daily-report-2026-01-31.json"
-    lines = written.read_text().splitlines()
-    assert len(lines) == 1
-    record = json.loads(lines[0])
-    assert record["date"] == "2026-01-31"
-    assert record["task_id"] == "abc"
-    assert record["attempt"] == 1
-    # A re-delivered task rewrites the same report instead of adding a second one.
-    run(registry, {"date": "2026-01-31"}, settings, task_id="def")
-    assert [p.name for p in (tmp_path / "out").iterdir()] == [written.name]
-    assert json.loads(written.read_text())["task_id"] == "def"
-
-
-def test_yesterday_is_read_in_the_configured_zone(registry: Registry, tmp_path: Path) -> None:
-    settings = plugin.DailyReportSettings(output_dir=str(tmp_path), timezone="Pacific/Kiritimati")
-    zone = ZoneInfo("Pacific/Kiritimati")
-    before = datetime.now(zone).date() - timedelta(days=1)
-    run(registry, {"date": "yesterday"}, settings)
-    after = datetime.now(zone).date() - timedelta(days=1)
-    written = sorted(p.name for p in tmp_path.iterdir())
-    assert written in (
-        [f"daily-report-{before.isoformat()}.json"],
-        [f"daily-report-{after.isoformat()}.json"],
-    )
-
-
-def test_today_is_read_in_the_server_zone_by_default(
-    manager: PluginManager, registry: Registry, tmp_path: Path
+def test_an_html_report_is_written_and_mailed(
+    report_app: Callable[..., App],
+    bingo_worker: Callable[..., None],
+    mailbox: tuple[Mailbox, int],
 ) -> None:
-    zone = zone_with_another_date()
-    manager.hook.bingo_startup(settings=SimpleNamespace(server=SimpleNamespace(timezone=zone)))
-    before = datetime.now(ZoneInfo(zone)).date()
-    run(registry, {"date": "today"}, plugin.DailyReportSettings(output_dir=str(tmp_path)))
-    after = datetime.now(ZoneInfo(zone)).date()
-    written = [p.name for p in tmp_path.iterdir()]
-    assert written in ([f"daily-report-{d.isoformat()}.json"] for d in (before, after))
-
-
-def test_a_worker_runs_the_task_with_the_configured_settings(
-    registry: Registry, bingo_redis_url: str, bingo_worker: Callable[..., None], tmp_path: Path
-) -> None:
-    out = tmp_path / "reports"
-    settings = load_settings(
-        None,
-        env={},
-        overrides={"redis.url": bingo_redis_url, "plugins.daily_report.outputDir": str(out)},
+    app = report_app()
+    fill(app, bingo_worker)
+    day = today()
+    task = run_task(
+        app, "task:daily-report", {"date": day, "recipients": ["Ops <ops@example.com>"]}
     )
-    settings.bind_plugin_settings(registry.settings_models)
-    with bingo.Client(settings, registry=registry) as client:
-        info = client.enqueue("task:daily-report", {"date": "2026-02-01"})
-    bingo_worker(registry, settings=settings)
-    record = json.loads((out / "daily-report-2026-02-01.json").read_text())
-    assert record["task_id"] == info.id
-    assert record["attempt"] == 1
+    assert task.state == "completed", task.error
+    result = task.result
+    path = Path(result["path"])
+    assert path.name == f"daily-report-{day}.html"
+    assert (result["format"], result["mailed_to"]) == ("html", ["Ops <ops@example.com>"])
+    assert result["rows"] == 5  # the job types and task:mail-alert (for the archived ones)
+    html = path.read_text()
+    assert '<table id="totals">' in html
+    assert "job:&lt;b&gt;odd&lt;/b&gt;" in html and "<b>odd</b>" not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more" in html
+    assert "<script>" not in html
+    assert "SkipRetry: disk full on /var/&lt;tmp&gt;" in html
+    # The mail: a summary and the report attached, byte for byte.
+    [(recipients, message)] = mailbox[0].received
+    assert recipients == ["ops@example.com"]
+    assert message["Subject"] == f"Bingo daily report {day}"
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    assert "10 attempt(s), 2 failed, 2 task(s) archived" in text
+    assert "default job:slow: 1 failed, 1 archived; last error: SkipRetry: disk full" in text
+    [attached] = list(message.iter_attachments())
+    assert attached.get_filename() == path.name
+    assert attached.get_content_type() == "text/html"
+    assert attached.get_payload(decode=True) == path.read_bytes()
 
 
-def test_resolve_date_uses_the_given_moment() -> None:
-    moment = datetime(2026, 3, 1, 23, 30, tzinfo=ZoneInfo("UTC"))
-    assert plugin.resolve_date("today", "Asia/Shanghai", now=moment) == date(2026, 3, 2)
-    assert plugin.resolve_date("yesterday", "UTC", now=moment) == date(2026, 2, 28)
-    assert plugin.resolve_date(" 2024-02-29 ", None, now=moment) == date(2024, 2, 29)
+def test_a_csv_report_has_one_row_per_queue_and_type(
+    report_app: Callable[..., App],
+    bingo_worker: Callable[..., None],
+    mailbox: tuple[Mailbox, int],
+) -> None:
+    app = report_app(report={"format": "csv"})
+    fill(app, bingo_worker)
+    app.client.enqueue("job:fast", {"error": '=HYPERLINK("http://evil")'})
+    bingo_worker(app)
+    task = run_task(app, "task:daily-report", {"date": today()})
+    assert task.state == "completed", task.error
+    assert task.result["mailed_to"] == [] and mailbox[0].received == []
+    rows = list(csv.DictReader(io.StringIO(Path(task.result["path"]).read_text())))
+    by_type = {(r["queue"], r["type"]): r for r in rows}
+    assert list(rows[0]) == list(plugin.render.CSV_COLUMNS)
+    assert set(by_type) == {
+        ("default", "task:mail-alert"),
+        ("default", "job:<b>odd</b>"),
+        ("default", "job:fast"),
+        ("default", "job:slow"),
+        ("exports", "job:export"),
+    }
+    slow = by_type[("default", "job:slow")]
+    assert (slow["date"], slow["processed"], slow["failed"], slow["archived"]) == (
+        today(),
+        "2",
+        "1",
+        "1",
+    )
+    assert 250 <= float(slow["max_ms"]) < 1000
+    assert slow["last_error"] == "SkipRetry: disk full on /var/<tmp>"
 
 
-@pytest.mark.parametrize("bad", [5, "tomorrow", "2026-02-30", None])
-def test_bad_dates_are_refused_naming_the_field(registry: Registry, bad: object) -> None:
-    with pytest.raises(PayloadError, match=r"task:daily-report.*ReportPayload: date: "):
-        registry.get("task:daily-report").validate_payload({"date": bad})
+def test_recipients_come_from_the_settings_unless_the_payload_names_them(
+    report_app: Callable[..., App], mailbox: tuple[Mailbox, int]
+) -> None:
+    app = report_app(report={"recipients": ["team@example.com"]})
+    mailed = run_task(app, "task:daily-report", {"date": "2026-01-31"}).result
+    assert mailed["mailed_to"] == ["team@example.com"]
+    nobody = run_task(app, "task:daily-report", {"date": "2026-01-31", "recipients": []})
+    assert nobody.result["mailed_to"] == [] and nobody.result["mail_task"] is None
+    assert [r for r, _ in mailbox[0].received] == [["team@example.com"]]
 
 
-def test_settings_refuse_unknown_keys_and_zones() -> None:
-    with pytest.raises(ValidationError, match="outputDirectory"):
-        plugin.DailyReportSettings.model_validate({"outputDirectory": "x"})
-    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Base'"):
-        plugin.DailyReportSettings.model_validate({"timezone": "Mars/Base"})
+def test_a_retried_report_does_not_mail_twice(
+    report_app: Callable[..., App], mailbox: tuple[Mailbox, int]
+) -> None:
+    app = report_app(report={"recipients": ["team@example.com"]})
+    # As if an earlier attempt of task "r1" had enqueued its mail already (due in an hour).
+    app.client.enqueue(
+        "task:mail-notify",
+        {"to": ["team@example.com"], "subject": "s", "body": "b"},
+        task_id="r1-mail",
+        process_in=3600,
+    )
+    task = run_task(app, "task:daily-report", {"date": "2026-01-31"}, task_id="r1")
+    assert task.state == "completed", task.error
+    assert task.result["mail_task"] == "r1-mail"
+    assert mailbox[0].received == []
+
+
+def test_a_day_without_statistics(report_app: Callable[..., App]) -> None:
+    app = report_app(report={"refreshStats": False})
+    task = run_task(app, "task:daily-report", {"date": "2025-12-31"})
+    assert task.result["rows"] == 0
+    html = Path(task.result["path"]).read_text()
+    assert "No task statistics were recorded for this day." in html
+    assert "daily-report-2025-12-31.html" in task.result["path"]
+
+
+def test_report_reads_rows_daily_stats_wrote(
+    report_app: Callable[..., App], bingo_worker: Callable[..., None]
+) -> None:
+    app = report_app(report={"refreshStats": False})
+    fill(app, bingo_worker)
+    day = today()
+    run_task(app, "task:daily-stats", {"date": day})
+    task = run_task(app, "task:daily-report", {"date": day, "format": "csv"})
+    types = [r["type"] for r in csv.DictReader(io.StringIO(Path(task.result["path"]).read_text()))]
+    assert "job:fast" in types and "task:daily-stats" not in types
+
+
+class NoArchive:
+    """An inspector with queues and an empty archive."""
+
+    def queues(self) -> list[str]:
+        return ["q"]
+
+    def stats(self, queues: list[str]) -> list[dict[str, Any]]:
+        return [{"queue": q, "archived": 0} for q in queues]
+
+    def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 50) -> list[Any]:
+        return []
+
+
+def test_build_report_orders_failures_and_slowest() -> None:
+    rows = [
+        {"queue": "q", "type": t, "processed": p, "failed": f, "p50_ms": 1.0, "p95_ms": p95,
+         "max_ms": p95 * 2, "created_at": None}
+        for t, p, f, p95 in [("a", 10, 0, 5.0), ("b", 10, 3, 50.0), ("c", 0, 0, 0.0)]
+    ]  # fmt: skip
+    report = plugin.build_report(date(2026, 1, 31), UTC, rows, NoArchive(), slowest=1)
+    assert [line.type for line in report.failures] == ["b"]
+    assert [line.type for line in report.slowest] == ["b"]
+    assert (report.processed, report.failed) == (20, 3)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"date": "tomorrow"}, "date: Value error, expected 'today', 'yesterday'"),
+        ({"format": "pdf"}, "format: Input should be 'html' or 'csv'"),
+        ({"recipients": ["not an address"]}, "recipients.0: Value error, expected an e-mail"),
+        ({"to": ["ops@example.com"]}, "to: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_payloads_are_refused_naming_the_field(
+    bingo_registry: Callable[..., Any], payload: dict[str, Any], message: str
+) -> None:
+    import bingo_plugin_daily_stats
+    import bingo_plugin_mail_notify
+
+    registry = bingo_registry(plugin, bingo_plugin_daily_stats, bingo_plugin_mail_notify)
+    with pytest.raises(PayloadError, match=r"ReportPayload: ") as info:
+        registry.get("task:daily-report").validate_payload(payload)
+    assert message in str(info.value)
+
+
+def test_settings_are_checked() -> None:
+    settings = plugin.DailyReportSettings.model_validate(
+        {"outputDir": "out", "recipients": "ops@example.com", "errorsPerType": 2}
+    )
+    assert (settings.output_dir, settings.recipients, settings.errors_per_type) == (
+        "out",
+        ["ops@example.com"],
+        2,
+    )
+    for bad, message in [
+        ({"timezone": "UTC"}, "timezone was removed"),
+        ({"format": "xls"}, "format"),
+        ({"slowest": 0}, "slowest"),
+        ({"outputDirectory": "x"}, "outputDirectory"),
+    ]:
+        with pytest.raises(ValidationError, match=message):
+            plugin.DailyReportSettings.model_validate(bad)
+
+
+def test_the_html_is_escaped_and_the_csv_defused_for_hostile_rows() -> None:
+    row = {"queue": "<q>", "type": "\"><img src=x onerror=alert(1)>", "processed": 1,
+           "failed": 0, "p50_ms": 0.0, "p95_ms": 0.0, "max_ms": 0.0}  # fmt: skip
+    html = plugin.render_html(plugin.build_report(date(2026, 1, 31), UTC, [row], NoArchive()))
+    assert "<img" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert "&lt;q&gt;" in html
+    formula = {**row, "type": '=HYPERLINK("http://evil")', "queue": "+q"}
+    text = plugin.render_csv(plugin.build_report(date(2026, 1, 31), UTC, [formula], NoArchive()))
+    [parsed] = list(csv.DictReader(io.StringIO(text)))
+    # A cell a spreadsheet would run as a formula is quoted.
+    assert (parsed["queue"], parsed["type"]) == ("'+q", '\'=HYPERLINK("http://evil")')
+
+
+def test_attachment_content_is_the_file(tmp_path: Path) -> None:
+    # The mail payload carries the report inline (base64), so any worker can send it.
+    path = tmp_path / "r.csv"
+    path.write_text("a,b\n")
+    assert base64.b64decode(base64.b64encode(path.read_bytes())) == b"a,b\n"

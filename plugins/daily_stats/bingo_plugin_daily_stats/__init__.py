@@ -1,140 +1,122 @@
 """Bingo plugin: the ``task:daily-stats`` task type.
 
-It registers no schedule of its own: it is meant to be driven from a ``sys_crontab`` row,
-for example::
+Each run copies one day's task statistics, per queue and task type, from the counters the
+core keeps in Redis (``ctx.inspector.task_stats``: processed and failed attempts, and a
+duration histogram every worker process adds to) into the ``sys_task_stats`` table of the
+configured store (``ctx.db()``: MySQL/MariaDB or SQLite), creating the table on first use.
+Re-running a day replaces that day's rows in one transaction, so a re-delivered or
+repeated task does no harm.
 
-    bingo-scheduler cron add daily-stats task:daily-stats "30 2 * * *" --payload '{"date": "today"}'
+It registers no schedule: drive it from a ``sys_crontab`` row, as the original service did::
 
-Each run appends one JSON line to ``<outputDir>/daily-stats.jsonl``. The handler is a plain
-``def``, so the worker runs it in a thread.
+    bingo-scheduler cron add daily-stats task:daily-stats "55 23 * * *" --payload '{"date":"today"}'
 
-Configuration (``plugins.daily_stats`` in the YAML file)::
-
-    plugins:
-      daily_stats:
-        outputDir: storage/stats     # where daily-stats.jsonl is kept
-        timezone: Asia/Shanghai      # how "today" is read; default server.timezone, else
-                                     # the machine's zone
+``date`` is ``today``, ``yesterday`` (both read in ``server.timezone``) or ``YYYY-MM-DD``.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, ConfigDict, model_validator
 
 import bingo_core as bingo
 
-if TYPE_CHECKING:
-    from bingo_core.registry import SettingsRegister, TaskRegister
+from .days import DaySpec, check_day, resolve_day
+from .table import TABLE, StatsTableError, read_day, replace_day, stats_table
+
+__all__ = [
+    "TABLE",
+    "TASK_TYPE",
+    "DailyStatsSettings",
+    "DaySpec",
+    "StatsPayload",
+    "StatsTableError",
+    "check_day",
+    "collect_day",
+    "handle_daily_stats",
+    "read_day",
+    "record_day",
+    "replace_day",
+    "resolve_day",
+    "stats_table",
+]
 
 TASK_TYPE = "task:daily-stats"
-STATS_FILE = "daily-stats.jsonl"
-_RELATIVE = ("today", "yesterday")
-#: The daemon's ``server.timezone``, learned at startup: where "today" is read unless the
-#: plugin's own ``timezone`` setting names another zone.
-_server: dict[str, str | None] = {"timezone": None}
-
-
-def _check_date(value: str) -> str:
-    text = value.strip().lower()
-    if text in _RELATIVE:
-        return text
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise ValueError(
-            f"expected 'today', 'yesterday' or a date such as 2026-01-31, got {value!r}"
-        ) from None
+#: Keys of the 0.1 settings that no longer exist, and why.
+_REMOVED = {
+    "outputDir": "the statistics are written to the sys_task_stats table now",
+    "output_dir": "the statistics are written to the sys_task_stats table now",
+    "timezone": "'today' is read in server.timezone",
+}
 
 
 class StatsPayload(BaseModel):
-    """Payload of ``task:daily-stats``: the day the stats are for."""
+    """Payload of ``task:daily-stats``: the day whose statistics are recorded."""
 
-    date: str = "today"
+    model_config = ConfigDict(extra="forbid")
 
-    @field_validator("date")
-    @classmethod
-    def _normalize_date(cls, value: str) -> str:
-        return _check_date(value)
+    date: DaySpec = "today"
 
 
 class DailyStatsSettings(BaseModel):
-    """The ``plugins.daily_stats`` section of the configuration."""
+    """The ``plugins.daily_stats`` section (no keys yet; unknown ones are refused)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(extra="forbid")
 
-    output_dir: str = "storage/stats"
-    timezone: str | None = None
-
-    @field_validator("timezone")
+    @model_validator(mode="before")
     @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}, expected a name such as UTC") from None
-        return value
+    def _removed_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key, why in _REMOVED.items():
+                if key in data:
+                    raise ValueError(f"{key} was removed: {why}")
+        return data
 
 
-def resolve_date(value: str, timezone: str | None = None) -> date:
-    """Turn ``today``, ``yesterday`` or an ISO date into a date, reading "today" in ``timezone``."""
-    text = _check_date(value)
-    if text not in _RELATIVE:
-        return date.fromisoformat(text)
-    today = datetime.now(ZoneInfo(timezone) if timezone else None).date()
-    return today if text == "today" else today - timedelta(days=1)
+def collect_day(inspector: Any, day: date) -> list[dict[str, Any]]:
+    """The core's figures of ``day`` as ``sys_task_stats`` rows (durations in ms)."""
+    rows = []
+    for s in inspector.task_stats(day.isoformat()):
+        rows.append(
+            {
+                "queue": s["queue"],
+                "type": s["type"],
+                "processed": int(s["processed"]),
+                "failed": int(s["failed"]),
+                "p50_ms": round(float(s["p50"]) * 1000, 3),
+                "p95_ms": round(float(s["p95"]) * 1000, 3),
+                "max_ms": round(float(s["duration_max"]) * 1000, 3),
+            }
+        )
+    return rows
 
 
-def stats_path(output_dir: str | os.PathLike[str]) -> Path:
-    """The file the stats lines are appended to."""
-    return Path(output_dir) / STATS_FILE
+def record_day(ctx: bingo.TaskContext, day: date) -> int:
+    """Replace the ``sys_task_stats`` rows of ``day`` with the core's current figures
+    (read through ``ctx.inspector``, written through ``ctx.db()``); returns the row count.
+    Also used by ``task:daily-report`` to bring the day up to date before reporting."""
+    rows = collect_day(ctx.inspector, day)
+    with ctx.db() as session:
+        return replace_day(session, day, rows)
 
 
-def handle_daily_stats(ctx: bingo.TaskContext, payload: StatsPayload) -> None:
-    """Append the day's stats line."""
-    settings: DailyStatsSettings = ctx.settings or DailyStatsSettings()
-    day = resolve_date(payload.date, settings.timezone or _server["timezone"])
-    path = stats_path(settings.output_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(
-        {
-            "date": day.isoformat(),
-            "requested": payload.date,
-            "task_id": ctx.task_id,
-            "attempt": ctx.retry_count + 1,
-            "recorded_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-        },
-        sort_keys=True,
-    )
-    # One write of one short line in append mode, so lines from concurrent runs never interleave.
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
-    ctx.logger.info("daily stats for %s appended to %s", day.isoformat(), path)
+def handle_daily_stats(ctx: bingo.TaskContext, payload: StatsPayload) -> dict[str, Any]:
+    """Record the day's per queue and type statistics in ``sys_task_stats``."""
+    day = resolve_day(payload.date, ctx.timezone)
+    count = record_day(ctx, day)
+    ctx.logger.info("daily stats for %s: %d row(s) in %s", day.isoformat(), count, TABLE)
+    return {"date": day.isoformat(), "rows": count}
 
 
 @bingo.hookimpl
-def bingo_startup(settings: Any) -> None:
-    """Remember the daemon's ``server.timezone``: "today" is read there by default."""
-    zone = getattr(getattr(settings, "server", None), "timezone", None)
-    _server["timezone"] = str(zone) if zone else None
-
-
-@bingo.hookimpl
-def bingo_register_settings(register: SettingsRegister) -> None:
+def bingo_register_settings(register: bingo.SettingsRegister) -> None:
     """Validate ``plugins.daily_stats`` against :class:`DailyStatsSettings`."""
     register(DailyStatsSettings)
 
 
 @bingo.hookimpl
-def bingo_register_tasks(register: TaskRegister) -> None:
+def bingo_register_tasks(register: bingo.TaskRegister) -> None:
     """Register ``task:daily-stats``."""
     register(TASK_TYPE, handle_daily_stats, payload=StatsPayload, max_retry=3, timeout=60)
