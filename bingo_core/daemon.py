@@ -64,6 +64,10 @@ async def _serve(app: App) -> None:
         bool(services),
         run_worker,
     )
+    if not getattr(args, "no_dashboard", False):  # the sampler; the dashboard when configured
+        from .dashboard.service import DashboardService
+
+        services.append(await DashboardService(app).start())
     try:
         if tasks:
             await asyncio.gather(*tasks)
