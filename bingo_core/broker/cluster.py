@@ -281,7 +281,7 @@ class SyncCluster(RedisCluster):
     def close(self) -> None:
         """Drop every connection. The client stays usable, as a ``redis.Redis`` does after
         ``close()``: the next command reconnects (redis-py's forgets its default node)."""
-        default = self.get_default_node()
+        default = self.nodes_manager.default_node
         super().close()
         if default is not None:
             self.nodes_manager.default_node = default

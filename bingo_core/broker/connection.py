@@ -5,7 +5,7 @@ All through redis-py's own clients: ``redis.Redis``, ``redis.sentinel.Sentinel``
 :mod:`.cluster` for what Bingo adds to it), and their asyncio twins.
 
 Timeouts and retries: every connection gives up connecting after ``redis.connectTimeout``
-(default 1 s) and reading after ``redis.socketTimeout``. The synchronous client (CLI,
+(default 0.5 s) and reading after ``redis.socketTimeout``. The synchronous client (CLI,
 :class:`~bingo_core.client.Client`, inspector) tries each command once, so a Redis that is
 not there is reported at once; the daemon's loops retry for as long as it takes, logging the
 outage once and the recovery once.
@@ -27,10 +27,12 @@ if TYPE_CHECKING:
     from ..config.settings import RedisSettings
 
 #: Errors that mean Redis is not usable right now (the daemon's loops retry on them): no
-#: connection, a cluster that lost a node or moves slots, a master that became a replica.
+#: connection, a cluster that lost a node or moves slots, a master that became a replica,
+#: something other than Redis at the address.
 CONNECTION_ERRORS = (
     rexc.ConnectionError,
     rexc.TimeoutError,
+    rexc.InvalidResponse,
     rexc.ClusterDownError,
     rexc.TryAgainError,
     rexc.ReadOnlyError,
@@ -102,18 +104,21 @@ def sentinel_kwargs(cfg: RedisSettings) -> dict[str, Any]:
     }
 
 
-def short_reason(exc: BaseException) -> str:
+def short_reason(exc: BaseException, *, where: bool = True) -> str:
     """The gist of a redis-py error on one short line: ``Error 111 connecting to h:p.
-    Connect call failed ('h', p).`` -> ``Connection refused (h:p)``."""
+    Connect call failed ('h', p).`` -> ``Connection refused (h:p)`` (without the address
+    unless ``where``)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     found = re.match(r"Error (-?\d+) connecting to (\S+?)\.? (.+)", text)
     if found:
-        number, where, what = found.groups()
+        number, address, what = found.groups()
         if int(number) > 0:
             what = os.strerror(int(number))
-        text = f"{what.rstrip('.')} ({where})"
+        text = what.rstrip(".") + (f" ({address})" if where else "")
     elif text.startswith("Timeout connecting to server"):
         text = "connect timeout"
+    elif isinstance(exc, rexc.InvalidResponse):
+        text = f"not a Redis server ({text})"
     if len(text) > REASON_CHARS:
         text = text[: REASON_CHARS - 3].rstrip() + "..."
     return text
@@ -129,11 +134,11 @@ class NoMaster(MasterNotFoundError):
 
 def _no_master(name: str, answered: int, total: int, errors: list[BaseException]) -> NoMaster:
     if not answered:
-        first = short_reason(errors[0]) if errors else "no sentinel configured"
+        first = short_reason(errors[0], where=False) if errors else "none configured"
         return NoMaster(f"no sentinel answered ({first})", SENTINEL_DOWN_HINT)
     return NoMaster(
-        f"no sentinel names a healthy master {name!r} ({answered}/{total} answered)",
-        "failover under way, or wrong redis.sentinel.masterName",
+        f"{answered}/{total} sentinels name no healthy master",
+        "a failover is under way, or redis.sentinel.masterName is wrong",
     )
 
 
@@ -264,7 +269,7 @@ def hint(cfg: RedisSettings, exc: BaseException | None = None) -> str:
     if cfg.sentinel is not None:
         if isinstance(exc, rexc.ReadOnlyError):
             return "the master became a replica; the sentinels name the new one"
-        return "the sentinels promote a replica once they agree the master is down"
+        return "a failover follows once the sentinels see it down"
     if cfg.cluster is not None:
         return CLUSTER_HINT
     return HINT
@@ -272,4 +277,7 @@ def hint(cfg: RedisSettings, exc: BaseException | None = None) -> str:
 
 def unavailable(cfg: RedisSettings, exc: BaseException) -> ServiceUnavailable:
     """The one-line error for a Redis that does not answer (a short reason, one hint)."""
-    return ServiceUnavailable("Redis", cfg.address, short_reason(exc), hint(cfg, exc))
+    reason = short_reason(exc)
+    if reason == "connect timeout":
+        reason = f"no answer within {cfg.connect_timeout:g}s (redis.connectTimeout)"
+    return ServiceUnavailable("Redis", cfg.address, reason, hint(cfg, exc))

@@ -213,8 +213,9 @@ class RedisSettings(Section):
     sentinel: SentinelSettings | None = None
     cluster: Annotated[ClusterSettings | None, BeforeValidator(_cluster)] = None
     socket_timeout: Duration = 5.0
-    #: Short, so the CLI reports a Redis that is not there at once; the daemon retries.
-    connect_timeout: Duration = 1.0
+    #: TCP connect only (TLS and replies: ``socket_timeout``). Short, so the CLI reports a
+    #: Redis that does not answer within a second; the daemon's loops retry anyway.
+    connect_timeout: Duration = 0.5
 
     @field_validator("host")
     @classmethod
@@ -248,9 +249,17 @@ class RedisSettings(Section):
     @model_validator(mode="after")
     def _one_mode(self) -> RedisSettings:
         if self.cluster is not None and self.sentinel is not None:
-            raise fail("expected either redis.sentinel or redis.cluster, not both", at="cluster")
+            raise fail(
+                "expected either redis.sentinel or redis.cluster, not both",
+                at="cluster",
+                value={"sentinel": "...", "cluster": "..."},
+            )
         if self.cluster is not None and self.database:
-            raise fail("expected database 0: Redis Cluster has no other", at="database")
+            raise fail(
+                "expected database 0: Redis Cluster has no other",
+                at="database",
+                value=self.database,
+            )
         return self
 
     @property
