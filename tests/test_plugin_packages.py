@@ -24,7 +24,10 @@ from bingo_core.registry import Registry
 FIRST_PARTY = {
     "daily_report": ("bingo-plugin-daily-report", ["task:daily-report"]),
     "daily_stats": ("bingo-plugin-daily-stats", ["task:daily-stats"]),
-    "mail_notify": ("bingo-plugin-mail-notify", ["task:mail-notify"]),
+    "mail_notify": (
+        "bingo-plugin-mail-notify",
+        ["task:mail-notify", "task:mail-alert", "task:mail-alert-window"],
+    ),
 }
 TEST_TYPES = [
     "test:record",

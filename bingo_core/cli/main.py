@@ -13,10 +13,10 @@ from collections.abc import Sequence
 
 from ..app import App
 from ..errors import BingoError, ServiceUnavailable, UsageError
-from . import check, cron, dashboard, db, enqueue, plugins, queues, stats, tasks
+from . import check, cron, dashboard, db, enqueue, plugin_new, plugins, queues, stats, tasks
 
 #: Subcommand modules, in help order.
-COMMANDS = [enqueue, plugins, stats, tasks, queues, cron, db, check, dashboard]
+COMMANDS = [enqueue, plugins, stats, tasks, queues, cron, db, check, dashboard, plugin_new]
 DEFAULT_CONFIG = "config/bingo-scheduler.yaml"
 
 

@@ -1,0 +1,1 @@
+"""File templates of the ``bingo-scheduler`` commands that write files (``plugin new``)."""
