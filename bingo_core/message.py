@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic_core import from_json
 
@@ -86,8 +86,7 @@ class MessageTemplate:
         )
 
 
-@dataclass(slots=True)
-class TaskMessage:
+class TaskMessage(NamedTuple):
     """One task's immutable message, as stored in the task hash's ``msg`` field."""
 
     id: str
@@ -121,36 +120,42 @@ class TaskMessage:
             data = from_json(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MalformedTask(f"message is not valid JSON: {exc}") from None
-        if not isinstance(data, dict):
+        if type(data) is not dict:
             raise MalformedTask("message is not a JSON object")
         get = data.get
         try:
-            msg = cls(
-                data["id"],
-                data["type"],
-                data["queue"],
-                data["payload"],
-                data["max_retry"],
-                get("timeout") or 0.0,
-                get("deadline"),
-                get("retention") or 0.0,
-                get("retry_backoff"),
-                get("idempotent") is True,
-                get("isolation") or "thread",
-                get("unique_key"),
-                get("source"),
-                get("enqueued_at") or 0.0,
+            # Every field the client writes is there: index it (the fast path).
+            msg = _new(
+                cls,
+                (
+                    data["id"],
+                    data["type"],
+                    data["queue"],
+                    data["payload"],
+                    data["max_retry"],
+                    data["timeout"],
+                    data["deadline"],
+                    data["retention"],
+                    data["retry_backoff"],
+                    data["idempotent"] is True,
+                    data["isolation"],
+                    get("unique_key"),
+                    get("source"),
+                    data["enqueued_at"],
+                ),
             )
         except KeyError:
-            missing = [k for k in REQUIRED if k not in data]
-            raise MalformedTask(f"message lacks field(s) {', '.join(missing)}") from None
+            msg = cls._from_partial(data)
         if (
             type(msg.id) is not str
             or type(msg.type) is not str
             or type(msg.queue) is not str
             or type(msg.max_retry) is not int
+            or type(msg.isolation) is not str
         ):
-            raise MalformedTask("message field id, type, queue or max_retry has the wrong type")
+            raise MalformedTask(
+                "message field id, type, queue, max_retry or isolation has the wrong type"
+            )
         numbers = _NUMBERS
         if (
             type(msg.timeout) not in numbers
@@ -165,7 +170,32 @@ class TaskMessage:
             )
         return msg
 
+    @classmethod
+    def _from_partial(cls, data: dict[str, Any]) -> TaskMessage:
+        """A message missing optional fields (written by hand or by an older client)."""
+        missing = [k for k in REQUIRED if k not in data]
+        if missing:
+            raise MalformedTask(f"message lacks field(s) {', '.join(missing)}")
+        get = data.get
+        return cls(
+            data["id"],
+            data["type"],
+            data["queue"],
+            data["payload"],
+            data["max_retry"],
+            get("timeout") or 0.0,
+            get("deadline"),
+            get("retention") or 0.0,
+            get("retry_backoff"),
+            get("idempotent") is True,
+            get("isolation") or "thread",
+            get("unique_key"),
+            get("source"),
+            get("enqueued_at") or 0.0,
+        )
 
+
+_new = tuple.__new__
 _NUMBERS = (int, float)
 
 
