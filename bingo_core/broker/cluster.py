@@ -2,7 +2,7 @@
 
 Every script's keys share one slot (queue keys are tagged ``{q}``, the scheduler's
 ``{scheduler}``; ``tests/broker/test_keyslots.py`` checks each builder), so a script call
-is routed like any single-slot command. Three things differ from one Redis:
+is routed like any single-slot command. What differs from one Redis:
 
 - **Pipelines.** redis-py's cluster pipeline sends plain commands grouped per node, but
   refuses ``EVALSHA`` and ``MGET``. The clients here return a pipeline that accepts both:
@@ -27,6 +27,7 @@ import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 import redis.exceptions as rexc
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
@@ -275,6 +276,8 @@ class SyncCluster(RedisCluster):
         try:
             return self.evalsha(sha, numkeys, *args)
         except rexc.NoScriptError:
+            if sha not in self._sources:  # not registered here: nothing to load
+                raise
             self.script_load(self._sources[sha])
             return self.evalsha(sha, numkeys, *args)
 
@@ -326,6 +329,8 @@ def async_cluster_class() -> type:
                 try:
                     return await self.evalsha(sha, numkeys, *args)
                 except rexc.NoScriptError:
+                    if sha not in self._sources:
+                        raise
                     await self.script_load(self._sources[sha])
                     return await self.evalsha(sha, numkeys, *args)
 
@@ -344,9 +349,19 @@ def async_cluster_class() -> type:
     return _async_cluster[0]
 
 
-def _kwargs(common: dict[str, Any]) -> dict[str, Any]:
+def _kwargs(cfg: RedisSettings, common: dict[str, Any]) -> dict[str, Any]:
+    """Connection settings of every node; with ``redis.url`` (and no ``cluster.nodes``),
+    its user, password and TLS."""
     out = dict(common)
     out.pop("retry", None)
+    if cfg.url and cfg.cluster is not None and not cfg.cluster.nodes:
+        parts = urlsplit(cfg.url)
+        if parts.username:
+            out["username"] = unquote(parts.username)
+        if parts.password:
+            out["password"] = unquote(parts.password)
+        if parts.scheme == "rediss":
+            out["ssl"] = True
     return out
 
 
@@ -358,7 +373,7 @@ def make_sync_cluster(cfg: RedisSettings, common: dict[str, Any]) -> SyncCluster
         return SyncCluster(
             startup_nodes=_nodes(cfg, ClusterNode),
             retry=Retry(NoBackoff(), 1),
-            **_kwargs(common),
+            **_kwargs(cfg, common),
         )
     except rexc.ConnectionError as exc:
         raise unavailable(cfg, exc) from None
@@ -372,7 +387,7 @@ def make_async_cluster(cfg: RedisSettings, common: dict[str, Any]) -> Any:
     return async_cluster_class()(
         startup_nodes=_nodes(cfg, AsyncClusterNode),
         retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
-        **_kwargs(common),
+        **_kwargs(cfg, common),
     )
 
 

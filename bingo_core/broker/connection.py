@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.exceptions as rexc
+from redis._parsers.base import BaseParser
 from redis.sentinel import MasterNotFoundError, Sentinel
 
 from ..errors import ServiceUnavailable
@@ -26,9 +27,19 @@ from ..errors import ServiceUnavailable
 if TYPE_CHECKING:
     from ..config.settings import RedisSettings
 
+class NoReplicasError(rexc.ResponseError):
+    """``NOREPLICAS``: the master refuses writes while fewer replicas than its
+    ``min-replicas-to-write`` are in sync (a choice that narrows what a failover loses)."""
+
+
+# redis-py maps reply codes to exception classes in one table; it has no entry for this one.
+_codes = BaseParser.EXCEPTION_CLASSES
+if "NOREPLICAS" not in _codes:
+    _codes["NOREPLICAS"] = NoReplicasError
+
 #: Errors that mean Redis is not usable right now (the daemon's loops retry on them): no
-#: connection, a cluster that lost a node or moves slots, a master that became a replica,
-#: something other than Redis at the address.
+#: connection, a cluster that lost a node or moves slots, a master that became a replica or
+#: lacks in-sync replicas, something other than Redis at the address.
 CONNECTION_ERRORS = (
     rexc.ConnectionError,
     rexc.TimeoutError,
@@ -36,6 +47,7 @@ CONNECTION_ERRORS = (
     rexc.ClusterDownError,
     rexc.TryAgainError,
     rexc.ReadOnlyError,
+    NoReplicasError,
     OSError,
 )
 HINT = "start redis-server there or set redis.host / BINGO_REDIS__HOST"
@@ -109,6 +121,8 @@ def short_reason(exc: BaseException, *, where: bool = True) -> str:
     Connect call failed ('h', p).`` -> ``Connection refused (h:p)`` (without the address
     unless ``where``)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
+    # redis-py's pipelines prefix the failing command (with all its arguments).
+    text = re.sub(r"^Command # \d+ \(.*\) of pipeline caused error: ", "", text)
     found = re.match(r"Error (-?\d+) connecting to (\S+?)\.? (.+)", text)
     if found:
         number, address, what = found.groups()
@@ -121,7 +135,7 @@ def short_reason(exc: BaseException, *, where: bool = True) -> str:
         text = f"not a Redis server ({text})"
     if len(text) > REASON_CHARS:
         text = text[: REASON_CHARS - 3].rstrip() + "..."
-    return text
+    return text.rstrip(".") if not text.endswith("...") else text
 
 
 class NoMaster(MasterNotFoundError):
@@ -266,6 +280,8 @@ def hint(cfg: RedisSettings, exc: BaseException | None = None) -> str:
     found = getattr(exc, "hint", None)
     if isinstance(found, str):
         return found
+    if isinstance(exc, NoReplicasError):
+        return "the master takes writes again once its replicas catch up (min-replicas-to-write)"
     if cfg.sentinel is not None:
         if isinstance(exc, rexc.ReadOnlyError):
             return "the master became a replica; the sentinels name the new one"

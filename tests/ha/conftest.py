@@ -97,7 +97,7 @@ def make_app(registry: Registry) -> Iterator[Callable[..., App]]:
     apps: list[App] = []
 
     def make(redis: dict[str, Any], **overrides: str) -> App:
-        flat = {f"redis.{k}": json.dumps(v) for k, v in redis.items()}
+        flat = {f"redis.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in redis.items()}
         settings = load_settings(None, env={}, overrides={**flat, **overrides})
         app = App(settings, registry=registry)
         apps.append(app)

@@ -3,7 +3,8 @@ on free ports of 127.0.0.1, bounded in time and killed at the end:
 
 - :class:`Cluster`: ``redis-server --cluster-enabled yes`` masters joined by
   ``redis-cli --cluster create ... --cluster-replicas 0``;
-- :class:`SentinelGroup`: a master, a replica and three ``redis-sentinel`` processes.
+- :class:`SentinelGroup`: a master, a replica and three ``redis-sentinel`` processes;
+- :class:`Servers`: plain ``redis-server`` processes with any options (replicas too).
 
 A missing binary is a failure, never a skip.
 """
@@ -236,3 +237,14 @@ class SentinelGroup(_Processes):
             except redis.ConnectionError:
                 continue
         raise AssertionError("no sentinel answered")
+
+
+class Servers(_Processes):
+    """Plain ``redis-server`` processes, each started with its own options."""
+
+    def start(self, *options: str) -> int:
+        """Start one on a free port; returns the port once it answers."""
+        (port,) = free_ports(1)
+        self._spawn(port, self._server_args(port, *options))
+        wait_until(f"redis-server on {port}", self.client(port).ping, 10)
+        return port

@@ -81,6 +81,9 @@ def test_every_task_script_on_a_cluster(
         for i in range(600)
     )
     assert len(ids) == 600
+    # A script cache flushed on every node: scripts are loaded again where they run.
+    for port in cluster.ports:
+        cluster.client(port).script_flush()
     # retry.lua (fails once), archive.lua (SkipRetry).
     client.enqueue("test:fail", {"path": str(fail), "value": "f", "fail_times": 1})
     client.enqueue("test:skip", {"path": str(skip), "value": "s"}, queue="low")
