@@ -75,6 +75,7 @@ class App:
 
     @cached_property
     def _plugins(self) -> tuple[PluginManager, Registry]:
+        from .config import bind_plugin_settings
         from .plugins import PluginManager, load_plugins
         from .plugins.builtin import RedisIdempotency
 
@@ -87,7 +88,7 @@ class App:
             manager.add(RedisIdempotency(self), RedisIdempotency.NAME)
         # Each plugin's plugins.<name> section, validated by its own model (defaults when
         # the file has none), handed to its handlers as ctx.settings.
-        self.settings.bind_plugin_settings(registry.settings_models)
+        bind_plugin_settings(self.settings, registry.settings_models, manager.installed_names())
         return manager, registry
 
     @property

@@ -58,9 +58,9 @@ def register(subparsers: _SubParsers) -> None:
 
 def run_checks(app: App) -> Report:
     """Run every check; only a config that does not load stops the others."""
-    from .main import DEFAULT_CONFIG
+    from ..config.loader import DEFAULT_CONFIG_PATH
 
-    config = app.args.config or DEFAULT_CONFIG
+    config = app.args.config or str(DEFAULT_CONFIG_PATH)
     report = Report(config, [], {})
     try:
         settings = app.settings

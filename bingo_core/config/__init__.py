@@ -7,7 +7,7 @@ The original service's file loads unchanged (``server``, ``redis``, ``mysql``, `
 
 from __future__ import annotations
 
-from .loader import load_settings
+from .loader import bind_plugin_settings, load_settings
 from .logging import setup_logging
 from .settings import (
     DashboardSettings,
@@ -35,6 +35,7 @@ __all__ = [
     "ServerSettings",
     "Settings",
     "WorkerSettings",
+    "bind_plugin_settings",
     "load_settings",
     "setup_logging",
 ]

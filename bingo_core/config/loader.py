@@ -10,9 +10,10 @@ Secrets are never shown: the value of a secret key (``server.key``, any ``passwo
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
@@ -21,6 +22,8 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
 from .settings import Settings, is_secret_key, mask_secrets
+
+log = logging.getLogger("bingo.config")
 
 #: The file used when no path is given and ``$BINGO_CONFIG`` is not set.
 DEFAULT_CONFIG_PATH = Path("config") / "bingo-scheduler.yaml"
@@ -407,3 +410,81 @@ def describe_validation_error(
         more = ", ..." if len(others) > 5 else ""
         line += f" ({len(others)} more: {', '.join(others[:5])}{more})"
     return line
+
+
+def bind_plugin_settings(
+    settings: Settings,
+    models: Mapping[str, type[BaseModel]],
+    installed: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Validate each ``plugins.<name>`` section of ``settings`` against the model its
+    plugin registered, and keep the result in ``settings.plugin_settings``.
+
+    A section without a model is kept as a mapping; a model without a section gets its
+    defaults. Raises :class:`ConfigError` naming ``plugins.<name>.<field>``. A section
+    that names none of the ``installed`` plugins (loaded or broken; the app passes the
+    ``bingo.plugins`` entry points and the plugins it registered itself) gets one warning,
+    logged and kept in ``settings.warnings``.
+    """
+    sources = settings._sources
+    bound: dict[str, Any] = {}
+    sections = {_plugin_key(name): (name, section) for name, section in settings.plugins.items()}
+    for plugin, model in models.items():
+        name, section = sections.pop(_plugin_key(plugin), (plugin, {}))
+        try:
+            bound[plugin] = model.model_validate(_fold_keys(model, section))
+        except ValidationError as exc:
+            raise ConfigError(
+                describe_validation_error(
+                    exc, prefix=f"plugins.{name}", model=model, sources=sources
+                )
+            ) from None
+    for name, section in sections.values():
+        bound[name] = dict(section)
+    _warn_unknown_plugins(settings, [name for name, _ in sections.values()], models, installed)
+    settings._plugin_settings = bound
+    return bound
+
+
+def _warn_unknown_plugins(
+    settings: Settings,
+    names: list[str],
+    models: Mapping[str, type[BaseModel]],
+    installed: Iterable[str],
+) -> None:
+    warnings = settings._warnings
+    warnings[:] = [w for w in warnings if not w.startswith("config key plugins.")]
+    if not names:
+        return
+    known = {_plugin_key(n): n for n in [*installed, *models]}
+    for name in names:
+        if _plugin_key(name) in known:
+            continue
+        close = difflib.get_close_matches(_plugin_key(name), list(known), n=1)
+        hint = f"; did you mean {known[close[0]]}?" if close else ""
+        listed = ", ".join(sorted(known.values())) or "none"
+        line = (
+            f"config key plugins.{name}: no installed plugin is named {name!r} "
+            f"(installed: {listed}), so this section is not used{hint}"
+        )
+        if line not in warnings:
+            warnings.append(line)
+            log.warning("%s", line)
+
+
+def _plugin_key(name: str) -> str:
+    return name.replace("-", "_").lower()
+
+
+def _fold_keys(model: type[BaseModel], section: Mapping[str, Any]) -> dict[str, Any]:
+    """``section`` with keys that match a field only case-insensitively (environment
+    variables are upper case) spelled as the field's alias."""
+    spellings: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        for spelling in (name, info.alias or name):
+            spellings.setdefault(spelling.lower(), info.alias or name)
+    exact = set(spellings.values()) | set(model.model_fields)
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        out[key if key in exact else spellings.get(key.lower(), key)] = value
+    return out

@@ -8,10 +8,9 @@ float seconds.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,7 +22,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -31,7 +29,6 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from ..durations import parse_duration
-from ..errors import ConfigError
 
 #: The store used when neither ``database.url`` nor a ``mysql`` section is configured.
 DEFAULT_SQLITE_URL = "sqlite:///storage/bingo.db"
@@ -482,7 +479,7 @@ class Settings(Section):
     @property
     def plugin_settings(self) -> dict[str, Any]:
         """Each plugin's validated settings (a model instance, or the raw mapping when the
-        plugin registered no model), filled by :meth:`bind_plugin_settings`."""
+        plugin registered no model), filled by :func:`bingo_core.config.bind_plugin_settings`."""
         return self._plugin_settings
 
     def database_url(self) -> str:
@@ -493,88 +490,3 @@ class Settings(Section):
         if self.mysql is not None:
             return self.mysql.sqlalchemy_url()
         return DEFAULT_SQLITE_URL
-
-    def bind_plugin_settings(
-        self, models: Mapping[str, type[BaseModel]], installed: Iterable[str] | None = None
-    ) -> dict[str, Any]:
-        """Validate each ``plugins.<name>`` section against the model its plugin registered.
-
-        A section without a model is kept as a mapping; a model without a section gets its
-        defaults. Raises :class:`ConfigError` naming ``plugins.<name>.<field>``.
-
-        A section that names no installed plugin gets one warning (logged, and kept in
-        :attr:`warnings`). ``installed`` names the installed plugins, loaded or broken; by
-        default, the entry points of the ``bingo.plugins`` group.
-        """
-        from .loader import describe_validation_error
-
-        bound: dict[str, Any] = {}
-        sections = {_plugin_key(name): (name, section) for name, section in self.plugins.items()}
-        for plugin, model in models.items():
-            name, section = sections.pop(_plugin_key(plugin), (plugin, {}))
-            try:
-                bound[plugin] = model.model_validate(_fold_keys(model, section))
-            except ValidationError as exc:
-                raise ConfigError(
-                    describe_validation_error(
-                        exc, prefix=f"plugins.{name}", model=model, sources=self._sources
-                    )
-                ) from None
-        for name, section in sections.values():
-            bound[name] = dict(section)
-        self._warn_unknown_plugins([name for name, _ in sections.values()], models, installed)
-        self._plugin_settings = bound
-        return bound
-
-    def _warn_unknown_plugins(
-        self,
-        names: list[str],
-        models: Mapping[str, type[BaseModel]],
-        installed: Iterable[str] | None,
-    ) -> None:
-        self._warnings = [w for w in self._warnings if not w.startswith("config key plugins.")]
-        if not names:
-            return
-        if installed is None:
-            installed = _entry_point_names()
-        known = {_plugin_key(n): n for n in [*installed, *models]}
-        for name in names:
-            if _plugin_key(name) in known:
-                continue
-            close = difflib.get_close_matches(_plugin_key(name), list(known), n=1)
-            hint = f"; did you mean {known[close[0]]}?" if close else ""
-            listed = ", ".join(sorted(known.values())) or "none"
-            line = (
-                f"config key plugins.{name}: no installed plugin is named {name!r} "
-                f"(installed: {listed}), so this section is not used{hint}"
-            )
-            if line not in self._warnings:
-                self._warnings.append(line)
-                log.warning("%s", line)
-
-
-def _plugin_key(name: str) -> str:
-    return name.replace("-", "_").lower()
-
-
-def _entry_point_names() -> list[str]:
-    """Names of the installed plugins' entry points (group ``bingo.plugins``)."""
-    from importlib import metadata
-
-    from ..plugins.manager import ENTRY_POINT_GROUP
-
-    return [ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)]
-
-
-def _fold_keys(model: type[BaseModel], section: Mapping[str, Any]) -> dict[str, Any]:
-    """``section`` with keys that match a field only case-insensitively (environment
-    variables are upper case) spelled as the field's alias."""
-    spellings: dict[str, str] = {}
-    for name, info in model.model_fields.items():
-        for spelling in (name, info.alias or name):
-            spellings.setdefault(spelling.lower(), info.alias or name)
-    exact = set(spellings.values()) | set(model.model_fields)
-    out: dict[str, Any] = {}
-    for key, value in section.items():
-        out[key if key in exact else spellings.get(key.lower(), key)] = value
-    return out

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .manager import hookimpl
 
 if TYPE_CHECKING:
-    from ..app import App
+    from ..broker import AsyncBroker
+    from ..config import Settings
     from ..message import TaskInfo
+
+
+class _AppLike(Protocol):
+    """What the built-in plugins use of :class:`~bingo_core.app.App`."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def async_broker(self) -> AsyncBroker: ...
 
 
 class RedisIdempotency:
@@ -20,7 +30,7 @@ class RedisIdempotency:
 
     NAME = "bingo.idempotency"
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: _AppLike) -> None:
         self.app = app
 
     @hookimpl(trylast=True)

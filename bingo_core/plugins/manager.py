@@ -73,6 +73,12 @@ class PluginManager:
         )
         return plugin_name
 
+    def installed_names(self) -> list[str]:
+        """Every plugin this manager knows of: the installed entry points of the group
+        (loaded or not) and the plugins registered directly."""
+        names = [ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)]
+        return [*names, *(n for n in self.infos if n not in names)]
+
     def notify(self, hook_name: str, **kwargs: Any) -> list[str]:
         """Call every implementation of a notification hook (``bingo_startup``,
         ``bingo_shutdown``, the task lifecycle hooks) on its own: one that raises is logged

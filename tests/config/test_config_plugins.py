@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from bingo_core.config import load_settings
+from bingo_core.config import bind_plugin_settings, load_settings
 from bingo_core.errors import ConfigError
 
 
@@ -56,7 +56,7 @@ plugins:
 """,
     )
     s = load_settings(path, env={})
-    bound = s.bind_plugin_settings({"report": ReportSettings, "mailer": MailerSettings})
+    bound = bind_plugin_settings(s, {"report": ReportSettings, "mailer": MailerSettings})
     assert bound is s.plugin_settings
     assert s.plugin_settings["report"] == ReportSettings(
         hour=5, recipients=["a@example.com"], implicit_tls=True
@@ -67,10 +67,10 @@ plugins:
 
 def test_a_model_without_a_section_gets_its_defaults() -> None:
     s = load_settings(None, env={})
-    s.bind_plugin_settings({"report": ReportSettings})
+    bind_plugin_settings(s, {"report": ReportSettings})
     assert s.plugin_settings == {"report": ReportSettings()}
     with pytest.raises(ConfigError) as info:
-        s.bind_plugin_settings({"mailer": MailerSettings})
+        bind_plugin_settings(s, {"mailer": MailerSettings})
     assert str(info.value) == "config key plugins.mailer.host: required but not set"
 
 
@@ -104,7 +104,7 @@ def test_bad_plugin_values_name_the_key(tmp_path: Path, section: str, expected: 
     path = config(tmp_path, f"plugins:\n  {section}\n")
     s = load_settings(path, env={})
     with pytest.raises(ConfigError) as info:
-        s.bind_plugin_settings({"report": ReportSettings, "mailer": MailerSettings})
+        bind_plugin_settings(s, {"report": ReportSettings, "mailer": MailerSettings})
     assert str(info.value) == f"{expected} (in {path})"
     assert "secret" not in str(info.value)
 
@@ -112,11 +112,11 @@ def test_bad_plugin_values_name_the_key(tmp_path: Path, section: str, expected: 
 def test_env_values_reach_plugin_sections() -> None:
     env = {"BINGO_PLUGINS__REPORT__HOUR": "7", "BINGO_PLUGINS__REPORT__IMPLICITTLS": "true"}
     s = load_settings(None, env=env)
-    s.bind_plugin_settings({"report": ReportSettings})
+    bind_plugin_settings(s, {"report": ReportSettings})
     assert s.plugin_settings["report"] == ReportSettings(hour=7, implicit_tls=True)
     s = load_settings(None, env={"BINGO_PLUGINS__REPORT__HOUR": "noon"})
     with pytest.raises(ConfigError) as info:
-        s.bind_plugin_settings({"report": ReportSettings})
+        bind_plugin_settings(s, {"report": ReportSettings})
     assert str(info.value) == (
         "config key plugins.report.hour: 'noon' is not valid: expected a whole number "
         "(from environment variable BINGO_PLUGINS__REPORT__HOUR)"
@@ -125,7 +125,7 @@ def test_env_values_reach_plugin_sections() -> None:
 
 def test_dashes_and_underscores_name_the_same_plugin(tmp_path: Path) -> None:
     s = load_settings(config(tmp_path, "plugins:\n  daily_report: {hour: 4}\n"), env={})
-    s.bind_plugin_settings({"daily-report": ReportSettings})
+    bind_plugin_settings(s, {"daily-report": ReportSettings})
     assert s.plugin_settings == {"daily-report": ReportSettings(hour=4)}
 
 
@@ -137,5 +137,5 @@ def test_installed_plugin_models_are_bound(tmp_path: Path) -> None:
     path = config(tmp_path, "plugins:\n  mail_notify: {port: 70000}\n")
     s = load_settings(path, env={})
     with pytest.raises(ConfigError) as info:
-        s.bind_plugin_settings(registry.settings_models)
+        bind_plugin_settings(s, registry.settings_models)
     assert str(info.value).startswith("config key plugins.mail_notify.port: 70000 is not valid")
