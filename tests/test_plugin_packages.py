@@ -7,14 +7,18 @@ Needs the packages installed into the environment (``pip install -e`` of ``plugi
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from daemon_helpers import Daemon, cli, write_config
 
 import bingo_core as bingo
 from bingo_core.errors import PayloadError
@@ -256,3 +260,67 @@ def test_lifecycle_hooks_record_when_asked(
         "failed test:record t5 retrying=True RuntimeError",
         "succeeded test:record t5",
     ]
+
+
+# The installed plugins from the command line and in a real daemon.
+
+
+def test_plugins_output_and_config_errors_never_show_the_smtp_password(
+    tmp_path: Path, redis_url: str
+) -> None:
+    secret = "hunter2-smtp-Secret"
+    good = write_config(
+        tmp_path / "good.yaml",
+        redis_url,
+        plugins={"mail_notify": {"username": "bingo", "password": secret}},
+    )
+    for args in (["plugins"], ["plugins", "--json"]):
+        shown = cli(good, *args)
+        assert "task:mail-notify" in shown.stdout
+        assert secret not in shown.stdout + shown.stderr
+    bad = write_config(
+        tmp_path / "bad.yaml", redis_url, plugins={"mail_notify": {"password": secret}}
+    )
+    refused = cli(bad, "plugins", check=False)
+    assert refused.returncode != 0
+    assert "plugins.mail_notify" in refused.stderr
+    assert "give both username and password" in refused.stderr
+    assert secret not in refused.stdout + refused.stderr
+
+
+@pytest.mark.slow
+def test_the_original_readme_row_runs_daily_stats_in_a_daemon(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """``cron add ... --payload '{"date":"today"}'``, as the original README has it: a
+    daemon syncs the row, fires it and the task writes sys_task_stats rows."""
+    config = write_config(
+        tmp_path / "bingo.yaml",
+        redis_url,
+        scheduler={"enabled": True, "syncInterval": "1s", "leaderLease": "1s"},
+    )
+    cli(config, "db", "init")
+    row = ["daily-stats", "task:daily-stats", "@every 1s", "--payload", '{"date":"today"}']
+    cli(config, "cron", "add", *row)
+    daemon = Daemon(config, "--no-dashboard")
+    rows: list[tuple[Any, ...]] = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not rows:
+            time.sleep(0.3)
+            with sqlite3.connect(tmp_path / "bingo.db") as db:
+                if db.execute(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'sys_task_stats'"
+                ).fetchone():
+                    rows = db.execute(
+                        "SELECT date, queue, type, processed FROM sys_task_stats "
+                        "WHERE type = 'task:daily-stats'"
+                    ).fetchall()
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    assert rows, daemon.log
+    [(day, queue, task_type, processed)] = rows
+    assert day <= datetime.now(UTC).date().isoformat()
+    assert (queue, task_type) == ("default", "task:daily-stats")
+    assert processed >= 1
