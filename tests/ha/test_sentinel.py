@@ -80,8 +80,8 @@ def test_daemon_rides_a_sentinel_failover(
     report = json.loads(cli(config, "check", "--json", check=False).stdout)
     assert report["summary"]["redis_mode"] == "sentinel", report
     assert not [p for p in report["problems"] if p["what"] == "redis"], report
-    daemon = Daemon(config, "--no-dashboard", env={"BINGO_PLUGINS": "testplug"})
     producer = Producer(Client(app=make_app(redis)), out)
+    daemon = Daemon(config, "--no-dashboard", env={"BINGO_PLUGINS": "testplug"})
     try:
         daemon.wait_for("worker ready")
         producer.start()
