@@ -27,6 +27,7 @@ from ..errors import ServiceUnavailable
 if TYPE_CHECKING:
     from ..config.settings import RedisSettings
 
+
 class NoReplicasError(rexc.ResponseError):
     """``NOREPLICAS``: the master refuses writes while fewer replicas than its
     ``min-replicas-to-write`` are in sync (a choice that narrows what a failover loses)."""
