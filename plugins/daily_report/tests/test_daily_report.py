@@ -124,7 +124,7 @@ def test_a_csv_report_has_one_row_per_queue_and_type(
         "1",
         "1",
     )
-    assert 250 <= float(slow["max_ms"]) < 1000
+    assert 250 <= float(slow["max_ms"]) < 5000
     assert slow["last_error"] == "SkipRetry: disk full on /var/<tmp>"
 
 
