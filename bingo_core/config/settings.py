@@ -358,6 +358,10 @@ def _queues(value: dict[str, int]) -> dict[str, int]:
     for name in value:
         if not name.strip():
             raise fail("expected non-empty queue names", at=f".{name}", value=name)
+        if any(c in name for c in "{}: \t\n"):
+            raise fail(
+                "expected a queue name without braces, colons or spaces", at=f".{name}", value=name
+            )
     return value
 
 

@@ -53,7 +53,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert s == Settings()
     assert (s.server.addr, s.server.timezone, s.server.key) == (":8080", "UTC", "")
     assert (s.redis.host, s.redis.database, s.redis.prefix) == ("127.0.0.1:6379", 0, "bingo")
-    assert (s.redis.socket_timeout, s.redis.connect_timeout) == (5.0, 2.0)
+    assert (s.redis.socket_timeout, s.redis.connect_timeout) == (5.0, 0.5)
     assert s.mysql is None and s.redis.sentinel is None
     assert s.database_url() == "sqlite:///storage/bingo.db"
     w = s.worker
