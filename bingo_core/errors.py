@@ -108,3 +108,15 @@ class MalformedKey(BingoError):
 
 class QueueNotEmpty(UsageError):
     """A queue that still holds tasks cannot be deleted without ``force``."""
+
+
+class Crashed(BingoError):
+    """A part of the daemon stopped when nothing asked it to (exit 1, one line saying which
+    and why). Every background loop survives its own errors, so this means a bug.
+
+    ``logged``: the line is already on the console (the daemon logged it).
+    """
+
+    def __init__(self, message: str, *, logged: bool = False) -> None:
+        super().__init__(message)
+        self.logged = logged

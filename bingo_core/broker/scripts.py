@@ -140,7 +140,7 @@ def enqueue_codes(call: Call, result: Any) -> list[EnqueueCode]:
 def fetch(q: QueueKeys, n: int, now: float, lease_until: float, worker: str) -> Call:
     return (
         "fetch",
-        [q.pending, q.lease, q.paused, q.scheduled, q.retry, q.notify, q.task_prefix],
+        [q.pending, q.lease, q.paused, q.scheduled, q.retry, q.notify, q.task_prefix, q.archived],
         [now, n, lease_until, worker],
     )
 

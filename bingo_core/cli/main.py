@@ -1,29 +1,69 @@
 """``bingo-scheduler``: run the daemon, or one subcommand.
 
 Each subcommand lives in its own module with ``register(subparsers)``; the parser it adds
-sets ``func(app) -> int``. Bad input exits 2 with one line, a missing service exits 1.
+sets ``func(app) -> int``.
+
+This module is the one place that turns what a user can meet into one line on stderr and
+an exit code (each line masks the configured secrets):
+
+====  ==================================================================================
+0     done (also the daemon after SIGTERM/SIGINT)
+1     a service is missing or unusable (Redis, the database), a key in Redis of the wrong
+      type, the daemon stopped on its own, or an internal error (a bug: "internal error:
+      ...; run with --debug for the traceback")
+2     bad input: a config value, an argument, a payload, a spec, a task type
+130   interrupted (Ctrl-C)
+141   stdout was closed early (``... | head``): the output stops quietly
+====  ==================================================================================
+
+``--debug`` (anywhere on the command line) or ``BINGO_DEBUG=1`` adds the traceback and
+the log records of a subcommand to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from ..app import App
-from ..errors import BingoError, ServiceUnavailable, UsageError
+from ..config.loader import DEFAULT_CONFIG_PATH
+from ..errors import BingoError, Crashed, ServiceUnavailable, UsageError
 from . import check, cron, dashboard, db, enqueue, plugin_new, plugins, queues, stats, tasks
 
 #: Subcommand modules, in help order.
 COMMANDS = [enqueue, plugins, stats, tasks, queues, cron, db, check, dashboard, plugin_new]
-DEFAULT_CONFIG = "config/bingo-scheduler.yaml"
+DEFAULT_CONFIG = str(DEFAULT_CONFIG_PATH)
+#: Environment variable that turns ``--debug`` on.
+DEBUG_ENV = "BINGO_DEBUG"
+#: Exit code when stdout was closed before all was written (128 + SIGPIPE, as a shell
+#: reports a tool killed by it).
+EXIT_PIPE = 141
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2)
+
+
+def _add_debug(parser: argparse.ArgumentParser, top: bool) -> None:
+    """``--debug`` on ``parser`` and on every parser below it."""
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        # Below the top level, an absent flag must not reset one given before.
+        default=False if top else argparse.SUPPRESS,
+        help=f"show tracebacks and log records on stderr (also: {DEBUG_ENV}=1)",
+    )
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in set(action.choices.values()):
+                _add_debug(child, top=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     for module in COMMANDS:
         module.register(sub)
+    _add_debug(parser, top=True)
     return parser
 
 
@@ -67,37 +108,107 @@ def _overrides(sets: list[str]) -> dict[str, str]:
     return out
 
 
+def _debug_wanted(argv: Sequence[str] | None) -> bool:
+    args = sys.argv[1:] if argv is None else argv
+    return "--debug" in args or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+
+
+def _secrets(app: App | None) -> list[str]:
+    """The configured secrets, when the config loads (a config error masks its own)."""
+    if app is None:
+        return []
+    try:
+        from ..config.logging import secret_values
+
+        return secret_values(app.settings)
+    except Exception:
+        return []
+
+
+def _say(text: str, app: App | None) -> None:
+    """One line on stderr, secrets masked."""
+    from ..config.logging import SecretMask
+
+    line = SecretMask(_secrets(app)).mask(" ".join(text.split()))
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=sys.stderr)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null: nothing more is written, nothing fails at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _classify(exc: BaseException) -> tuple[int, str]:
+    """The exit code and line for an exception no Bingo error wraps."""
+    from ..loops import is_connection_error, is_wrong_type, one_line
+
+    if is_wrong_type(exc):
+        return 1, f"error: Redis refused a command on a key of the wrong type: {one_line(exc)}"
+    if is_connection_error(exc):
+        return 1, f"error: Redis is not reachable: {one_line(exc)}"
+    return 1, f"error: internal error: {one_line(exc)}; run with --debug for the traceback"
+
+
+def _debug_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("bingo")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    debug = _debug_wanted(argv)
+    app: App | None = None
+    error: BaseException | None = None
     try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
         args.overrides = _overrides(args.sets)
         app = App.from_args(args)
-        if args.func is not None:
-            # Subcommands report problems themselves, in one line; keep log records quiet.
-            quiet = logging.getLogger("bingo")
-            quiet.addHandler(logging.NullHandler())
-            quiet.propagate = False
         if args.func is None:
             from ..daemon import run_daemon
 
             return run_daemon(app)
+        # Subcommands report problems themselves, in one line; keep log records quiet.
+        quiet = logging.getLogger("bingo")
+        quiet.addHandler(logging.NullHandler())
+        quiet.propagate = False
+        if debug:
+            _debug_logging()
         code: int = args.func(app)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_PIPE
     except ServiceUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        code, line, error = 1, f"error: {exc}", exc
     except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        code, line, error = 2, f"error: {exc}", exc
+    except Crashed as exc:
+        if exc.logged:
+            return 1
+        code, line, error = 1, f"error: bingo-scheduler stops: {exc}", exc
     except BingoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        code, line, error = 1, f"error: {exc}", exc
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        (code, line), error = _classify(exc), exc
     finally:
         logging.shutdown()
+    if debug:
+        traceback.print_exception(error)
+    _say(line, app)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,12 +4,22 @@ Console output goes to stderr; the file at ``log.path`` rotates when it reaches 
 MB. A rotated file is named after the moment of rotation in UTC, like the original service's
 ``scheduler-2024-05-01T02-00-00.000.log``, gzip-compressed when ``compress`` is set; rotated
 files older than ``days`` days are deleted at each rotation (``days: 0`` keeps them all).
+
+A log file that cannot be written (a full disk, a read-only or forbidden path) never stops
+the daemon: that is said once (on the console, else on stderr), the records go on to the
+console, each record tries the file again, and its return is said once. Only a path that
+can never be a file (under a regular file, a directory) is a config error.
+
+Every record is masked before it is written: the configured secrets (:func:`secret_values`)
+and the password of any URL become ``***``.
 """
 
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
+import errno
 import gzip
 import json
 import logging
@@ -18,12 +28,14 @@ import re
 import shutil
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..errors import ConfigError
-from .settings import LogSettings
+from .settings import LogSettings, Settings, is_secret_key, mask_secrets
 
 #: ``log.level`` → logging level; Go's zap levels dpanic/panic/fatal map to CRITICAL.
 LEVELS = {
@@ -43,6 +55,67 @@ _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "asctime",
     "taskName",
 }
+#: Reasons a log file cannot be written that are the machine's, not the config's: the
+#: daemon goes on without the file and tries it again at each record.
+_ENVIRONMENT = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EIO}
+#: Shortest secret masked (shorter values would mask parts of ordinary words).
+MIN_SECRET = 4
+
+
+def _walk(data: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _walk(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list | tuple):
+        for i, value in enumerate(data):
+            yield from _walk(value, f"{path}[{i}]")
+    else:
+        yield path, data
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret the settings hold: the values of secret keys (``server.key``, any
+    ``password``, ``plugins.<name>.password``, ...) and the passwords inside URLs."""
+    found: set[str] = set()
+    for key, value in _walk(settings.model_dump()):
+        if not isinstance(value, str) or not value:
+            continue
+        if is_secret_key(key):
+            found.add(value)
+        elif "://" in value:
+            try:
+                password = urlsplit(value).password
+            except ValueError:
+                continue
+            if password:
+                found.add(password)
+    return sorted((s for s in found if len(s) >= MIN_SECRET), key=len, reverse=True)
+
+
+class SecretMask(logging.Filter):
+    """Masks the given secrets and every URL password in a record (message, traceback)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
+
+    def mask(self, text: str) -> str:
+        text = mask_secrets(text)
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.mask(record.exc_text)
+            record.exc_info = None
+        return True
 
 
 class ConsoleFormatter(logging.Formatter):
@@ -82,12 +155,22 @@ class RotatingLogFile(RotatingFileHandler):
     """A log file rotated by size into timestamped (optionally gzipped) files."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, max_bytes: int, compress: bool, days: int
+        self,
+        path: str | os.PathLike[str],
+        *,
+        max_bytes: int,
+        compress: bool,
+        days: int,
+        delay: bool = False,
     ) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        super().__init__(path, maxBytes=max(1, max_bytes), encoding="utf-8")
+        if not delay:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path, maxBytes=max(1, max_bytes), encoding="utf-8", delay=delay)
         self.compress = compress
         self.days = days
+        #: Why the file cannot be written right now (None: it can).
+        self.broken: str | None = None
+        self._failed = False
         base = Path(self.baseFilename)
         self._pattern = re.compile(
             re.escape(base.stem)
@@ -134,6 +217,57 @@ class RotatingLogFile(RotatingFileHandler):
         if not self.delay:
             self.stream = self._open()
 
+    # -- a file that cannot be written ---------------------------------------------------
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed = False
+        super().emit(record)  # calls handleError() when the write fails
+        if not self._failed and self.broken is not None:
+            self.broken = None
+            self.say(logging.INFO, f"log file {self.baseFilename} is written again")
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A record could not be written: say so once (not a traceback per record)."""
+        self._failed = True
+        exc = sys.exc_info()[1]
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+        if self.stream is not None:  # drop what is buffered, reopen at the next record
+            with contextlib.suppress(OSError):
+                self.stream.close()
+            self.stream = None
+        if self.broken is None:
+            self.broken = reason
+            self.say(logging.ERROR, self.broken_line(reason))
+
+    def broken_line(self, reason: str) -> str:
+        console = any(
+            isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+            for h in self.others()
+        )
+        where = "they go to the console only" if console else "they are dropped"
+        return (
+            f"log file {self.baseFilename} cannot be written ({reason}); the daemon keeps "
+            f"running: {where} until the file can be written again (each record tries it)"
+        )
+
+    def others(self) -> list[logging.Handler]:
+        """The other handlers of the logger this file belongs to."""
+        owner = getattr(self, "_bingo_logger", "bingo")
+        return [h for h in logging.getLogger(owner).handlers if h is not self]
+
+    def say(self, level: int, text: str) -> None:
+        """A line about this file, to the logger's other handlers (else to stderr)."""
+        record = logging.LogRecord("bingo.log", level, __file__, 0, text, None, None)
+        others = [h for h in self.others() if not isinstance(h, logging.NullHandler)]
+        for handler in others:
+            if level >= handler.level:
+                handler.handle(record)
+        if not others:
+            try:
+                sys.stderr.write(f"bingo-scheduler: {text}\n")
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+
     def remove_expired(self) -> None:
         """Delete rotated files older than ``days`` days (none when ``days`` is 0)."""
         if self.days <= 0:
@@ -144,9 +278,10 @@ class RotatingLogFile(RotatingFileHandler):
                 path.unlink(missing_ok=True)
 
 
-def setup_logging(log: LogSettings, *, name: str = "bingo") -> None:
+def setup_logging(log: LogSettings, *, name: str = "bingo", secrets: Iterable[str] = ()) -> None:
     """Configure the ``name`` logger from the ``log`` section; calling it again replaces
-    the handlers it installed before instead of adding more."""
+    the handlers it installed before instead of adding more. ``secrets`` are masked in
+    every record (URL passwords always are)."""
     logger = logging.getLogger(name)
     for handler in list(logger.handlers):
         if getattr(handler, _MARK, False):
@@ -156,26 +291,35 @@ def setup_logging(log: LogSettings, *, name: str = "bingo") -> None:
     handlers: list[logging.Handler] = []
     if log.console:
         handlers.append(logging.StreamHandler(sys.stderr))
+    file: RotatingLogFile | None = None
+    broken = ""
     if log.path:
+        size = int(log.max_size * 1024 * 1024)
         try:
-            handlers.append(
-                RotatingLogFile(
-                    log.path,
-                    max_bytes=int(log.max_size * 1024 * 1024),
-                    compress=log.compress,
-                    days=log.days,
-                )
-            )
+            file = RotatingLogFile(log.path, max_bytes=size, compress=log.compress, days=log.days)
         except OSError as exc:
-            raise ConfigError(
-                f"config key log.path: {log.path!r} is not valid: cannot open it "
-                f"({exc.strerror or exc})"
-            ) from None
+            if exc.errno not in _ENVIRONMENT:
+                raise ConfigError(
+                    f"config key log.path: {log.path!r} is not valid: cannot open it "
+                    f"({exc.strerror or exc})"
+                ) from None
+            # The machine's fault (full disk, read-only, forbidden): go on without it.
+            broken = exc.strerror or str(exc)
+            file = RotatingLogFile(
+                log.path, max_bytes=size, compress=log.compress, days=log.days, delay=True
+            )
+        setattr(file, "_bingo_logger", name)  # noqa: B010 - read by RotatingLogFile.others
+        handlers.append(file)
     if not handlers:
         handlers.append(logging.NullHandler())  # no output at all, not Python's last resort
+    mask = SecretMask(secrets)
     for handler in handlers:
         handler.setFormatter(formatter)
+        handler.addFilter(mask)
         setattr(handler, _MARK, True)
         logger.addHandler(handler)
     logger.setLevel(LEVELS[log.level])
     logger.propagate = False
+    if file is not None and broken:
+        file.broken = broken
+        file.say(logging.ERROR, file.broken_line(broken))

@@ -17,8 +17,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from ..broker import CONNECTION_ERRORS
 from ..broker.schedstate import SchedState
+from ..loops import MAX_DELAY, Guard, one_line, redis_outage
 
 log = logging.getLogger("bingo.scheduler")
 
@@ -29,7 +29,13 @@ MIN_RETRY = 0.005
 
 
 class LeaderLease:
-    """Acquires and renews the leader lease; calls each of :attr:`listeners` on a change."""
+    """Acquires and renews the leader lease; calls each of :attr:`listeners` on a change.
+
+    When this daemon loses the lease, the line it logs says what happened, as far as
+    Redis shows it: the lease expired while Redis did not answer, Redis lost its data
+    (the fencing epoch went back), the lease key was gone or changed, or another daemon
+    took over.
+    """
 
     def __init__(self, state: SchedState, ttl: float) -> None:
         self.state = state
@@ -37,8 +43,20 @@ class LeaderLease:
         self.token: int | None = None
         self.listeners: list[Callable[[], None]] = []
         self._valid_until = 0.0
+        self._renewed = 0.0  # time.monotonic() of the last acquisition or renewal
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # The token this daemon held before it lost the lease, and why it lost it; the
+        # line saying so waits for the next acquisition attempt, which tells the rest.
+        self._previous: int | None = None
+        self._why = ""
+        self._pending: int | None = None  # a lease granted by an answer that came too late
+        self._guard = Guard(
+            "scheduler lease",
+            log,
+            redis_outage(state.broker),
+            cap=min(MAX_DELAY, max(MIN_RETRY, ttl / 3)),
+        )
 
     @property
     def daemon_id(self) -> str:
@@ -70,15 +88,24 @@ class LeaderLease:
             try:
                 if await self.state.release(token):
                     log.info("scheduler lease released by %s", self.daemon_id)
-            except CONNECTION_ERRORS as exc:
-                log.warning("could not release the scheduler lease: %s", exc)
+            except Exception as exc:
+                log.warning("could not release the scheduler lease: %s", one_line(exc))
 
     def lost(self) -> None:
-        """Give up leadership at once (a fenced write was refused)."""
-        if self.token is not None:
-            log.warning("scheduler lease lost by %s (another daemon took over)", self.daemon_id)
-            self._set(None)
+        """Give up leadership at once (a fenced write or a renewal was refused)."""
+        token = self.token
+        if token is not None:
+            silent = time.monotonic() - self._renewed
+            if silent >= self.ttl:
+                why = f"it expired while Redis did not answer (not renewed for {silent:.1f}s)"
+            else:
+                why = "its key in Redis was gone or named another daemon"
+            self._drop(token, why)
             self._wake.set()
+
+    def _drop(self, token: int, why: str) -> None:
+        self._previous, self._why = token, why
+        self._set(None)
 
     def _set(self, token: int | None) -> None:
         if token != self.token:
@@ -86,47 +113,110 @@ class LeaderLease:
             for listener in self.listeners:
                 listener()
 
+    def _announce(self, token: int, renewed: bool) -> None:
+        """Say that this daemon leads with ``token``: how it came back, when it had lost
+        the lease (``renewed``: its old lease was still in Redis)."""
+        previous, self._previous = self._previous, None
+        if previous is None:
+            log.info("scheduler leader: %s (token %d)", self.daemon_id, token)
+        elif renewed:
+            log.info(
+                "scheduler lease of %s was still valid in Redis (token %d); it leads again",
+                self.daemon_id,
+                token,
+            )
+        elif token <= previous:
+            log.warning(
+                "scheduler lease: Redis lost its data (the fencing epoch started again at "
+                "%d, it was %d: Redis restarted empty or was flushed); %s leads again",
+                token,
+                previous,
+                self.daemon_id,
+            )
+        else:
+            log.warning(
+                "scheduler lease of %s was lost: %s; it leads again (token %d)",
+                self.daemon_id,
+                self._why,
+                token,
+            )
+
+    def _taken(self) -> None:
+        if self._previous is not None:
+            log.warning(
+                "scheduler lease of %s was lost: %s; another daemon leads now",
+                self.daemon_id,
+                self._why,
+            )
+            self._previous = None
+
+    def _lead(self, token: int, sent: float, renewed: bool) -> float:
+        """This daemon holds the lease with ``token`` since ``sent``: lead, unless the
+        answer came too late to trust (then confirm it with a renewal at once)."""
+        self._guard.ok()  # "Redis reachable again" before what the lease did
+        if time.monotonic() >= sent + self.ttl * TRUST:
+            self._pending = token
+            return MIN_RETRY
+        self._pending = None
+        self._valid_until = sent + self.ttl * TRUST
+        self._renewed = sent
+        self._announce(token, renewed)
+        self._set(token)
+        return self.ttl / 3
+
     async def step(self) -> float:
         """One acquire-or-renew attempt; returns seconds until the next one."""
         period = self.ttl / 3
         sent = time.monotonic()
         token = self.token
         if token is None:
+            # A lease this daemon held may still be its own in Redis: renew that first,
+            # so that what happened to it can be told apart from Redis losing its data.
+            held = self._pending if self._pending is not None else self._previous
+            if held is not None and await self.state.renew(held, self.ttl):
+                return self._lead(held, sent, renewed=True)
+            self._pending = None
             ok, value = await self.state.acquire(self.ttl)
             if not ok:
+                if value != -2:  # another daemon's id is in the key
+                    self._taken()
                 if value < 0:  # the lease just went away (-2), or has no TTL (-1)
                     return MIN_RETRY if value == -2 else period
                 # Come back right when the holder's lease runs out, if that is sooner.
                 return max(MIN_RETRY, min(period, value / 1000 + 0.001))
-            self._valid_until = sent + self.ttl * TRUST
-            log.info("scheduler leader: %s (token %d)", self.daemon_id, value)
-            self._set(value)
-            return period
+            return self._lead(value, sent, renewed=False)
         if await self.state.renew(token, self.ttl):
             self._valid_until = sent + self.ttl * TRUST
-        else:
-            self.lost()
-        return period
+            self._renewed = sent
+            return period
+        self._guard.ok()
+        self.lost()
+        return MIN_RETRY
 
     async def run(self) -> None:
-        """Acquire or renew until cancelled; Redis errors are logged and retried."""
-        failing = False
+        """Acquire or renew until cancelled; any failure is logged once (Redis not
+        answering: the daemon's one line) and retried with backoff."""
+        guard = self._guard
         while True:
             try:
                 delay = await self.step()
-                if failing:
-                    log.info("scheduler lease: Redis at %s answers again", self.state.address)
-                    failing = False
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis down, or an answer we did not expect
-                if not failing:
-                    log.warning("scheduler lease: %s; retrying", exc)
-                    failing = True
-                delay = min(self.ttl / 3, 0.5)
+            except Exception as exc:
+                delay = guard.failed(exc)
+            else:
+                guard.ok()
             if self.token is not None and not self.is_leader:
-                log.warning("scheduler lease of %s expired before it was renewed", self.daemon_id)
-                self._set(None)
+                silent = time.monotonic() - self._renewed
+                why = "Redis does not answer" if guard.failing else "Redis answers too slowly"
+                log.warning(
+                    "scheduler lease of %s not renewed for %.1fs (%s): it stops firing "
+                    "until it leads again",
+                    self.daemon_id,
+                    silent,
+                    why,
+                )
+                self._drop(self.token, f"it expired while {why}")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -16,10 +17,12 @@ import socket
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..broker import CONNECTION_ERRORS
 from ..broker.schedstate import SchedState
+from ..errors import BingoError
+from ..loops import Idle, SurvivingLoop, one_line, redis_outage
 from ..registry import Registry, ScheduleEntry
 from .leader import LeaderLease
+from .sync import StoreTrouble
 from .ticker import Ticker
 
 if TYPE_CHECKING:
@@ -33,6 +36,14 @@ log = logging.getLogger("bingo.scheduler")
 
 #: How often the sync status is published (seconds) when nothing asks sooner.
 STATUS_INTERVAL = 2.0
+
+
+def one_line_error(exc: BaseException) -> str:
+    """A store error as one line: Bingo's own errors as they are (they name the thing),
+    anything else with its type."""
+    if isinstance(exc, BingoError):
+        return " ".join(str(exc).split())
+    return one_line(exc)
 
 
 def make_daemon_id() -> str:
@@ -82,10 +93,20 @@ class SchedulerService:
         )
         self.sync: CrontabSync | None = None
         self.store: Store | None = None
+        #: The database's health, from the first attempt to open it on.
+        self.store_trouble = StoreTrouble()
+        self._store_error: str | None = None
         self.bad_entries: list[str] = []
-        self._status_task: asyncio.Task[None] | None = None
         self._sync_starter: asyncio.Task[None] | None = None
         self._published_sync: tuple[Any, ...] | None = None
+        interval = min(STATUS_INTERVAL, float(cfg.sync_interval))
+        self._status = SurvivingLoop(
+            "scheduler status publisher",
+            functools.partial(self._publish_status, interval),
+            log,
+            redis_outage(broker),
+            task_name="bingo-scheduler-status",
+        )
 
     def _db_ready(self) -> bool:
         sync = self.sync
@@ -107,43 +128,52 @@ class SchedulerService:
         self.lease.start()
         self.ticker.start()
         self._start_sync()
-        self._status_task = asyncio.get_running_loop().create_task(
-            self._publish_status(), name="bingo-scheduler-status"
-        )
+        self._status.start()
 
     def _start_sync(self) -> None:
+        self._sync_starter = asyncio.get_running_loop().create_task(
+            self._open_store_then_sync(), name="bingo-crontab-init"
+        )
+
+    async def _open_store_then_sync(self) -> None:
+        """Open the store, create ``sys_crontab`` on first start, then start the sync.
+
+        A store that cannot be used (its driver is missing, access is denied, the database
+        does not exist, the server is down) is one line now and again at most once a
+        minute until it works; the static entries fire meanwhile. ``bingo-scheduler db
+        init`` creates the table as well.
+        """
         from ..store import store_from_settings
         from .sync import CrontabSync
 
-        try:
-            self.store = store_from_settings(self.settings)
-        except Exception as exc:  # a bad database URL must not stop the static entries
-            log.error("sys_crontab sync disabled: %s", exc)
-            return
-        self.sync = CrontabSync(
+        interval = float(self.settings.scheduler.sync_interval)
+        trouble = self.store_trouble
+        consequence = (
+            "the static entries fire; the sys_crontab sync starts once the database can "
+            f"be used (retrying every {interval:g}s)"
+        )
+        while self.store is None:
+            try:
+                self.store = await asyncio.to_thread(store_from_settings, self.settings)
+            except Exception as exc:
+                self._store_error = one_line_error(exc)
+                trouble.failed(f"sys_crontab sync: {self._store_error}", consequence)
+                await asyncio.sleep(interval)
+        self._store_error = None
+        sync = self.sync = CrontabSync(
             self.store,
             self.registry,
             self.ticker,
             default_tz=self.settings.server.timezone,
-            interval=float(self.settings.scheduler.sync_interval),
+            interval=interval,
         )
-        self._sync_starter = asyncio.get_running_loop().create_task(
-            self._create_table_then_sync(), name="bingo-crontab-init"
-        )
-
-    async def _create_table_then_sync(self) -> None:
-        """Create ``sys_crontab`` on first start (off the loop), then start the sync.
-
-        A database that is down now is no reason to wait: the sync logs it and keeps
-        retrying, and ``bingo-scheduler db init`` creates the table as well.
-        """
-        assert self.store is not None and self.sync is not None
+        sync.trouble = trouble  # one voice for the database, from start to recovery
         try:
             if await asyncio.to_thread(self.store.init_schema):
                 log.info("created table sys_crontab in %s", self.store.display_url)
         except Exception as exc:
-            log.warning("could not create table sys_crontab yet: %s", exc)
-        self.sync.start()
+            sync.db_failed(one_line_error(exc))
+        sync.start()
 
     def trigger_sync(self) -> None:
         """Run a ``sys_crontab`` sync round now (safe from a signal handler)."""
@@ -165,11 +195,7 @@ class SchedulerService:
     async def stop(self) -> None:
         """Stop the sync, the tick loop and the lease (released so another daemon takes
         over at once)."""
-        if self._status_task is not None:
-            self._status_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._status_task
-            self._status_task = None
+        await self._status.stop()
         if self._sync_starter is not None:
             self._sync_starter.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -189,7 +215,7 @@ class SchedulerService:
             if self.sync is not None
             else {
                 "db_ok": False,
-                "db_error": "sync disabled",
+                "db_error": self._store_error or "sys_crontab sync starting",
                 "errors": {},
             }
         )
@@ -200,26 +226,23 @@ class SchedulerService:
         status["published_at"] = time.time()
         return status
 
-    async def _publish_status(self) -> None:
-        """Publish the sync status while leading (it changes at most once per round)."""
-        interval = min(STATUS_INTERVAL, float(self.settings.scheduler.sync_interval))
-        while True:
-            await asyncio.sleep(interval)
-            self.ticker.wake()  # lets the ticker prune db entries once the sync has read
-            if not self.lease.is_leader:
-                self._published_sync = None
-                continue
-            status = self.sync_status()
-            marker = (
-                self.lease.token,
-                status.get("last_sync"),
-                status.get("db_ok"),
-                json.dumps(status.get("errors"), sort_keys=True),
-            )
-            if marker == self._published_sync:
-                continue
-            try:
-                await self.state.publish_sync(status)
-                self._published_sync = marker
-            except CONNECTION_ERRORS as exc:
-                log.debug("sync status not published: %s", exc)
+    async def _publish_status(self, interval: float) -> float:
+        """Publish the sync status while leading (it changes at most once per round);
+        returns the seconds until the next time."""
+        self.ticker.wake()  # lets the ticker prune db entries once the sync has read
+        if not self.lease.is_leader:
+            self._published_sync = None
+            return Idle(interval)
+        status = self.sync_status()
+        marker = (
+            self.lease.token,
+            status.get("last_sync"),
+            status.get("db_ok"),
+            status.get("db_error"),
+            json.dumps(status.get("errors"), sort_keys=True),
+        )
+        if marker == self._published_sync:
+            return Idle(interval)
+        await self.state.publish_sync(status)
+        self._published_sync = marker
+        return interval

@@ -28,6 +28,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import PayloadError, ServiceUnavailable, UsageError
+from ..loops import Guard
 from ..registry import Registry, ScheduleEntry
 from .entries import CompiledEntry, compile_entry
 
@@ -43,6 +44,44 @@ RowSignature = tuple[str, str, str, str | None, int]
 #: Default of ``full_read_every``: seconds after which a round reads every row even when
 #: the table's fingerprint did not change (the safety net against a fingerprint collision).
 FULL_READ_EVERY = 300.0
+#: While the database cannot be used, its error is logged again at most this often (s).
+REPEAT_EVERY = 60.0
+
+
+class StoreTrouble:
+    """A database that cannot be used, said once when it starts, again at most every
+    :data:`REPEAT_EVERY` seconds (or when the reason changes), and its return once."""
+
+    def __init__(self, logger: logging.Logger = log, repeat_every: float = REPEAT_EVERY) -> None:
+        self.log = logger
+        self.repeat_every = repeat_every
+        self.since: float | None = None  # time.monotonic() of the first failure
+        self.reason: str | None = None
+        self._said = 0.0
+
+    @property
+    def down(self) -> bool:
+        """Whether the last attempt failed."""
+        return self.since is not None
+
+    def failed(self, reason: str, consequence: str) -> None:
+        """An attempt failed with ``reason`` (one line); ``consequence`` says what goes on."""
+        now = time.monotonic()
+        first = self.since is None
+        if self.since is None:
+            self.since = now
+        if first or reason != self.reason or now - self._said >= self.repeat_every:
+            lasted = "" if first else f" (for {now - self.since:.0f}s now)"
+            self.log.warning("%s%s; %s", reason, lasted, consequence)
+            self._said = now
+        self.reason = reason
+
+    def ok(self, what: str) -> None:
+        """An attempt worked: log ``what`` is back when it was failing."""
+        if self.since is not None:
+            self.log.info("%s (after %.0fs)", what, time.monotonic() - self.since)
+        self.since = None
+        self.reason = None
 
 
 class EntryTarget(Protocol):
@@ -183,6 +222,9 @@ class CrontabSync:
         self._task: asyncio.Task[None] | None = None
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: The database's health: its errors are logged once, then at most once a minute.
+        self.trouble = StoreTrouble()
+        self._guard = Guard("sys_crontab sync", log)
 
     # -- one round -----------------------------------------------------------------------
 
@@ -215,18 +257,23 @@ class CrontabSync:
             fingerprint = self.store.fingerprint() if self.full_read_every > 0 else None
             rows = None if self._is_unchanged(fingerprint, started) else self.store.scan()
         except ServiceUnavailable as exc:
-            if self._db_ok:
-                log.warning(
-                    "%s; keeping the last %d dynamic entries running", exc, self.active_count
-                )
-            self._db_ok = False
-            self._db_error = str(exc)
+            self.db_failed(str(exc))
             return None
-        if not self._db_ok:
-            log.info("database reachable again: %s", self.store.display_url)
         self._db_ok = True
         self._db_error = None
+        self.trouble.ok(f"database reachable again: {self.store.display_url}")
         return _Read(fingerprint, rows, started)
+
+    def db_failed(self, reason: str) -> None:
+        """The database could not be used (``reason``: one line): logged once, then at
+        most once a minute while it lasts; the running entries keep firing."""
+        self._db_ok = False
+        self._db_error = reason
+        self.trouble.failed(
+            reason,
+            f"keeping the last {self.active_count} dynamic entries running (the "
+            f"sys_crontab sync retries every {self.interval:g}s)",
+        )
 
     def _is_unchanged(self, fingerprint: Fingerprint | None, now: float) -> bool:
         return (
@@ -434,13 +481,17 @@ class CrontabSync:
             self._loop = asyncio.get_running_loop()
             self._wake = asyncio.Event()
         wake = self._wake
+        guard = self._guard
         while True:
             wake.clear()
+            delay = self.interval
             try:
                 await self.sync_once_async()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("sys_crontab sync round failed; retrying in %gs", self.interval)
+            except Exception as exc:  # a bug: logged once, retried sooner, then as usual
+                delay = min(self.interval, guard.failed(exc))
+            else:
+                guard.ok()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=self.interval)
+                await asyncio.wait_for(wake.wait(), timeout=delay)

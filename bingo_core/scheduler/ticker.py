@@ -24,8 +24,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..broker import CONNECTION_ERRORS
 from ..broker.schedstate import Published, Record, SchedState
-from ..client import Template, Tick
+from ..client import Template, Tick, TickResult
+from ..loops import Faults, Guard, one_line, redis_outage
 from .leader import LeaderLease
 from .timing import describe, next_fire
 
@@ -39,8 +41,6 @@ log = logging.getLogger("bingo.scheduler")
 MAX_WALK = 1000
 #: Shortest life of a tick's dedupe key (it must outlive the misfire grace).
 MIN_DEDUPE_TTL = 3600.0
-#: Wait before arming again after Redis failed during a round.
-RETRY_DELAY = 0.5
 
 
 @dataclass(slots=True)
@@ -137,6 +137,14 @@ class Ticker:
         self._db_pruned = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._guard = Guard("scheduler tick loop", log, redis_outage(state.broker))
+        #: Entries whose ticks are refused (a broken target queue, a held unique lock):
+        #: logged once per streak, not once per tick.
+        self._refused = Faults(
+            log,
+            lambda key, exc: f"schedule {key}: tick not enqueued: {exc}",
+            lambda key: f"schedule {key}: ticks enqueued again",
+        )
         lease.listeners.append(self.wake)
 
     # -- the entries ----------------------------------------------------------------------
@@ -198,26 +206,22 @@ class Ticker:
         self._disarm()
 
     async def run(self) -> None:
-        """Fire due ticks until cancelled; a failing round is logged and retried."""
-        failing = False
+        """Fire due ticks until cancelled; a failing round is logged once (Redis not
+        answering: the daemon's one line), and the loop arms again from the cursors in
+        Redis after a backoff."""
+        guard = self._guard
         while True:
             try:
                 await self.step()
-                if failing:
-                    log.info("scheduler: Redis answers again; firing resumes")
-                    failing = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not failing:
-                    log.error(
-                        "scheduler round failed: %s; retrying",
-                        exc,
-                        exc_info=not isinstance(exc, OSError | ConnectionError),
-                    )
-                    failing = True
-                self._disarm()  # arm again, from the cursors in Redis
-                await asyncio.sleep(RETRY_DELAY)
+                delay = guard.failed(exc)
+                self._disarm(quiet=True)  # arm again, from the cursors in Redis
+                await asyncio.sleep(delay)
+            else:
+                if self._armed is not None:  # a round that reached Redis
+                    guard.ok()
 
     async def step(self) -> None:
         """One round: follow the lease, apply changes, fire what is due, or sleep."""
@@ -225,7 +229,7 @@ class Ticker:
         lease = self.lease
         token = lease.token
         if token is None or not lease.is_leader:
-            self._disarm()
+            self._disarm(quiet=True)  # the lease says why
             await self._sleep(None if token is None else lease.ttl / 10)
             return
         if self._armed != token:
@@ -256,9 +260,9 @@ class Ticker:
         finally:
             handle.cancel()
 
-    def _disarm(self) -> None:
+    def _disarm(self, *, quiet: bool = False) -> None:
         if self._armed is not None:
-            log.info("scheduler: %s stops firing", self.state.daemon_id)
+            (log.debug if quiet else log.info)("scheduler: %s stops firing", self.state.daemon_id)
         self._armed = None
         self._heap.clear()
         for slot in self._slots.values():
@@ -280,7 +284,7 @@ class Ticker:
         self._dirty.clear()
         self._removed.clear()
         pruned_db = self.db_ready()
-        stale = [k for k in await self.state.published_keys() - set(keys) if self._prunable(k)]
+        stale = [k for k in await self._published_keys() - set(keys) if self._prunable(k)]
         if not await self.state.publish(token, entries, stale):
             self.lease.lost()
             return
@@ -300,7 +304,7 @@ class Ticker:
             known = set(self._slots)
             removed += [
                 k
-                for k in await self.state.published_keys()
+                for k in await self._published_keys()
                 if k.startswith("db:") and k not in known and k not in removed
             ]
         entries = [self._published(self._slots[k]) for k in dirty]
@@ -313,7 +317,18 @@ class Ticker:
     async def _resume(self, token: int, keys: Sequence[str]) -> None:
         """Schedule ``keys`` from their cursors: fire the ticks within the grace late,
         count older ones as missed."""
-        cursors = await self.state.cursors(keys)
+        try:
+            cursors = await self.state.cursors(keys)
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as exc:  # the cursors hash holds the wrong type: no catch-up
+            log.warning(
+                "scheduler: the cursors of %d entries could not be read (%s); they resume "
+                "from now, without firing missed ticks",
+                len(keys),
+                one_line(exc),
+            )
+            cursors = [None] * len(keys)
         now = time.time()
         records: list[Record] = []
         late: list[tuple[_Slot, float]] = []
@@ -337,6 +352,42 @@ class Ticker:
         if late:
             log.info("scheduler: firing %d tick(s) missed while no leader fired them", len(late))
             await self._fire(token, late, [])
+
+    async def _published_keys(self) -> set[str]:
+        """The published entry keys; none when their set holds the wrong type (the next
+        publish renames it aside and starts a new one)."""
+        try:
+            return await self.state.published_keys()
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as exc:
+            log.debug("scheduler: published entry keys not readable: %s", one_line(exc))
+            return set()
+
+    async def _enqueue(self, ticks: list[Tick]) -> list[TickResult]:
+        """Enqueue ``ticks`` in one round trip; when that fails for another reason than
+        Redis not answering (a target queue's keys hold the wrong type), queue by queue,
+        so that only the ticks of the broken queue fail (each with the error)."""
+        try:
+            return await self.client.enqueue_ticks(ticks)
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as exc:
+            queues = sorted({_queue(t) for t in ticks})
+            if len(queues) == 1:
+                return [TickResult("", error=one_line(exc)) for _ in ticks]
+        results: list[TickResult | None] = [None] * len(ticks)
+        for queue in queues:
+            idx = [i for i, t in enumerate(ticks) if _queue(t) == queue]
+            try:
+                part = await self.client.enqueue_ticks([ticks[i] for i in idx])
+            except CONNECTION_ERRORS:
+                raise
+            except Exception as exc:
+                part = [TickResult("", error=one_line(exc)) for _ in idx]
+            for i, result in zip(idx, part, strict=True):
+                results[i] = result
+        return [r if r is not None else TickResult("", error="not enqueued") for r in results]
 
     def _count_missed(
         self, slot: _Slot, count: int, first: float | None, last: float | None, record: Record
@@ -426,7 +477,7 @@ class Ticker:
             for slot, tick in items
         ]
         try:
-            results = await self.client.enqueue_ticks(ticks) if ticks else []
+            results = await self._enqueue(ticks) if ticks else []
             done = time.time()
         finally:
             if advance is not None:
@@ -435,9 +486,10 @@ class Ticker:
             key = slot.compiled.key
             record = Record(key, cursor=tick, next=slot.next)
             if result.error:
-                log.warning("schedule %s: tick %s not enqueued: %s", key, _iso(tick), result.error)
+                self._refused.failed(key, RuntimeError(f"{_iso(tick)}: {result.error}"))
                 record.history = {"tick": tick, "error": result.error}
             else:
+                self._refused.ok(key)
                 lateness = done - tick
                 record.last_tick, record.last_task, record.last_at = tick, result.task_id, done
                 record.history = {
@@ -456,6 +508,10 @@ class Ticker:
         if not await self.state.record(token, records, self.history_size):
             self.lease.lost()
             self._disarm()
+
+
+def _queue(tick: Tick) -> str:
+    return tick.template.message.queue
 
 
 def _iso(t: float | None) -> str:

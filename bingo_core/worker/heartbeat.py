@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING
 
-from ..broker import CONNECTION_ERRORS
+from ..loops import SurvivingLoop
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -16,33 +15,39 @@ log = logging.getLogger("bingo.worker")
 
 
 class Heartbeat:
-    """Every lease/3 seconds: push lease expiries forward, refresh ``P:server:<id>``."""
+    """Every lease/3 seconds: refresh ``P:server:<id>``, push lease expiries forward.
+
+    A failing beat is logged once and retried with backoff, never more than one interval
+    apart (a lease must not run out because the heartbeat waited).
+    """
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.interval = max(0.05, worker.lease / 3)
-        self._task: asyncio.Task[None] | None = None
+        self._loop = SurvivingLoop(
+            "heartbeat",
+            self._step,
+            log,
+            worker.outage,
+            max_delay=self.interval,
+            task_name="bingo-heartbeat",
+        )
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="bingo-heartbeat")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def beat(self) -> None:
         w = self.worker
         held: dict[str, list[str]] = {}
         for task_id, r in list(w.active.items()):
             held.setdefault(r.queue, []).append(task_id)
-        await w.broker.extend_leases(held, time.time() + w.lease)
+        # The server record first: a queue whose lease key is broken must not hide it.
         await w.broker.heartbeat(w.id, w.status_json(), ttl=max(w.lease, 3 * self.interval))
+        await w.broker.extend_leases(held, time.time() + w.lease)
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.beat()
-            except CONNECTION_ERRORS as exc:
-                log.debug("heartbeat failed: %s", exc)
-            await asyncio.sleep(self.interval)
+    async def _step(self) -> float:
+        await self.beat()
+        return self.interval

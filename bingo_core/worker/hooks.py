@@ -4,9 +4,13 @@ with the plugin's name and never raised into the worker."""
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any
 
+from ..loops import one_line
 from ..plugins.manager import call_guarded
+
+log = logging.getLogger("bingo.worker")
 
 
 class WorkerHooks:
@@ -38,11 +42,20 @@ class WorkerHooks:
             call_guarded(impl, name, kwargs)
 
     async def first(self, name: str, **kwargs: Any) -> Any:
-        """Call a firstresult hook (awaiting awaitable results); stop at the first non-None."""
+        """Call a firstresult hook (awaiting awaitable results); stop at the first non-None.
+
+        An implementation that raises is logged with its plugin's name (one line, the
+        traceback at debug level) and counts as None: the next one is asked.
+        """
         for impl in self._impls.get(name, ()):
-            result = impl.function(**{a: kwargs[a] for a in impl.argnames})
-            if inspect.isawaitable(result):
-                result = await result
+            try:
+                result = impl.function(**{a: kwargs[a] for a in impl.argnames})
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception as exc:
+                log.error("plugin %s: %s failed: %s", impl.plugin_name, name, one_line(exc))
+                log.debug("plugin %s: %s traceback", impl.plugin_name, name, exc_info=True)
+                continue
             if result is not None:
                 return result
         return None

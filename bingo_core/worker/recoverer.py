@@ -3,11 +3,11 @@ deletes completed tasks whose retention ran out."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from ..broker import CONNECTION_ERRORS
+from ..loops import Faults, Idle, SurvivingLoop, one_line
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -17,25 +17,55 @@ LOST = "lease expired: the worker running it stopped heartbeating (crashed or ki
 
 
 class Recoverer:
-    """Every ``worker.recoverInterval`` seconds, for each of the worker's queues."""
+    """Every ``worker.recoverInterval`` seconds, for each of the worker's queues.
+
+    A queue whose recovery fails (a key of the wrong type) is logged once, naming the
+    key, and retried with backoff; the other queues are recovered meanwhile.
+    """
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.interval = worker.settings.worker.recover_interval
-        self._task: asyncio.Task[None] | None = None
+        self._faults = Faults(
+            log,
+            lambda q, exc: (
+                f"queue {q}: recovering expired leases failed: {one_line(exc)}; "
+                "retrying with backoff (the other queues go on)"
+            ),
+            lambda q: f"queue {q}: recovering expired leases again",
+        )
+        self._asked = False
+        self._loop = SurvivingLoop(
+            "recoverer", self._step, log, worker.outage, task_name="bingo-recoverer"
+        )
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="bingo-recoverer")
+        self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.stop()
 
     async def recover_once(self) -> int:
+        """One pass over the queues; returns how many tasks it requeued or archived.
+        Redis not answering is raised (the loop backs off); any other failure is one
+        queue's."""
         total = 0
+        self._asked = False
         for queue in self.worker.queues:
-            requeued, archived, _ = await self.worker.broker.recover(queue, LOST)
+            if not self._faults.ready(queue):
+                continue
+            self._asked = True
+            try:
+                res = await self.worker.broker.recover(queue, LOST)
+            except CONNECTION_ERRORS:
+                raise
+            except Exception as exc:
+                self._faults.failed(queue, exc)
+                continue
+            self._faults.ok(queue)
+            requeued, archived = res[0], res[1]
+            malformed = res[3] if len(res) > 3 else 0
+            missing = res[4] if len(res) > 4 else 0
             if requeued or archived:
                 log.warning(
                     "queue %s: %d task(s) with an expired lease requeued, %d archived "
@@ -44,13 +74,26 @@ class Recoverer:
                     requeued,
                     archived,
                 )
-            total += requeued + archived
+            if malformed:
+                q = self.worker.broker.q(queue)
+                log.error(
+                    "queue %s: %d task(s) with an expired lease had a task key that is not "
+                    "a task hash; archived, each key's value kept under %smalformed:<id> "
+                    "(see `tasks list --queue %s --state archived`)",
+                    queue,
+                    malformed,
+                    q.base + ":",
+                    queue,
+                )
+            if missing:
+                log.warning(
+                    "queue %s: %d task(s) with an expired lease had no task record; dropped",
+                    queue,
+                    missing,
+                )
+            total += requeued + archived + malformed
         return total
 
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.recover_once()
-            except CONNECTION_ERRORS as exc:
-                log.debug("recoverer: %s", exc)
-            await asyncio.sleep(self.interval)
+    async def _step(self) -> float:
+        await self.recover_once()
+        return float(self.interval) if self._asked else Idle(self.interval)

@@ -8,13 +8,12 @@ the dashboard, ``/metrics`` and plugins (``ctx.inspector.task_stats``) read them
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ..broker import CONNECTION_ERRORS
 from ..broker.scripts import DURATION_BUCKETS
+from ..loops import Idle, Outage, SurvivingLoop, one_line
 
 if TYPE_CHECKING:
     from ..broker import AsyncBroker
@@ -23,51 +22,62 @@ log = logging.getLogger("bingo.worker")
 FLUSH_INTERVAL = 1.0
 
 
-class _Agg:
-    __slots__ = ("buckets", "failed", "max", "processed", "total")
+#: Per (queue, type): processed, failed, duration sum, duration max, then one count per
+#: bucket of :data:`DURATION_BUCKETS` and one above them.
+_Agg = list[Any]
+_WIDTH = 4 + len(DURATION_BUCKETS) + 1
 
-    def __init__(self) -> None:
-        self.processed = 0
-        self.failed = 0
-        self.total = 0.0
-        self.max = 0.0
-        self.buckets = [0] * (len(DURATION_BUCKETS) + 1)
+
+def _merge(into: _Agg, other: _Agg) -> None:
+    into[0] += other[0]
+    into[1] += other[1]
+    into[2] += other[2]
+    into[3] = max(into[3], other[3])
+    for i in range(4, _WIDTH):
+        into[i] += other[i]
 
 
 class StatsRecorder:
     """``observe()`` each finished attempt; ``start()`` / ``stop()`` the flush loop."""
 
-    def __init__(self, broker: AsyncBroker) -> None:
+    def __init__(self, broker: AsyncBroker, outage: Outage | None = None) -> None:
         self.broker = broker
         self._pending: dict[tuple[str, str], _Agg] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = SurvivingLoop(
+            "task statistics", self._step, log, outage, task_name="bingo-stats"
+        )
 
-    def observe(self, queue: str, task_type: str, duration: float, ok: bool) -> None:
+    def observe(
+        self,
+        queue: str,
+        task_type: str,
+        duration: float,
+        ok: bool,
+        _bucket: Any = bisect.bisect_left,
+        _bounds: tuple[float, ...] = DURATION_BUCKETS,
+    ) -> None:
         """Count one attempt that ran ``duration`` seconds and succeeded or failed."""
         agg = self._pending.get((queue, task_type))
         if agg is None:
-            agg = self._pending[(queue, task_type)] = _Agg()
-        agg.processed += 1
+            agg = self._pending[(queue, task_type)] = [0, 0, 0.0, 0.0] + [0] * (_WIDTH - 4)
+        agg[0] += 1
         if not ok:
-            agg.failed += 1
-        agg.total += duration
-        if duration > agg.max:
-            agg.max = duration
-        agg.buckets[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
+            agg[1] += 1
+        agg[2] += duration
+        if duration > agg[3]:
+            agg[3] = duration
+        agg[4 + _bucket(_bounds, duration)] += 1
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="bingo-stats")
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop the loop and write what is left."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._loop.stop()
         try:
             await self.flush()
-        except CONNECTION_ERRORS as exc:
-            log.warning("task statistics of the last second not written: %s", exc)
+        except Exception as exc:
+            log.warning("task statistics of the last second not written: %s", one_line(exc))
 
     async def flush(self) -> None:
         """Write the aggregated figures (one script call per queue, one round trip)."""
@@ -76,25 +86,20 @@ class StatsRecorder:
         batch, self._pending = self._pending, {}
         by_queue: dict[str, list[tuple[str, int, int, float, float, list[int]]]] = {}
         for (queue, task_type), a in batch.items():
-            by_queue.setdefault(queue, []).append(
-                (task_type, a.processed, a.failed, a.total, a.max, a.buckets)
-            )
+            by_queue.setdefault(queue, []).append((task_type, a[0], a[1], a[2], a[3], a[4:]))
         try:
             await self.broker.record_stats(by_queue)
         except BaseException:
             for key, agg in batch.items():  # keep them for the next flush
-                mine = self._pending.setdefault(key, _Agg())
-                mine.processed += agg.processed
-                mine.failed += agg.failed
-                mine.total += agg.total
-                mine.max = max(mine.max, agg.max)
-                mine.buckets = [x + y for x, y in zip(mine.buckets, agg.buckets, strict=True)]
+                mine = self._pending.get(key)
+                if mine is None:
+                    self._pending[key] = agg
+                else:
+                    _merge(mine, agg)
             raise
 
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL)
-            try:
-                await self.flush()
-            except CONNECTION_ERRORS as exc:
-                log.debug("task statistics not written yet: %s", exc)
+    async def _step(self) -> float:
+        if not self._pending:
+            return Idle(FLUSH_INTERVAL)
+        await self.flush()
+        return FLUSH_INTERVAL

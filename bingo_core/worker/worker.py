@@ -21,7 +21,16 @@ from pydantic_core import PydanticSerializationError, to_json
 
 from ..broker import CONNECTION_ERRORS, AsyncBroker
 from ..context import TaskContext
-from ..errors import MalformedTask, PayloadError, SkipRetry, TaskTimeout
+from ..errors import Crashed, MalformedTask, PayloadError, SkipRetry, TaskTimeout
+from ..loops import (
+    FIRST_DELAY,
+    Faults,
+    Guard,
+    is_connection_error,
+    is_wrong_type,
+    one_line,
+    redis_outage,
+)
 from ..message import TaskInfo, TaskMessage
 from ..registry import TaskType
 from .heartbeat import Heartbeat
@@ -36,6 +45,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("bingo.worker")
 _UNSET: Any = object()
 IDLE_BLOCK = 1.0  # longest BLPOP; bounds how late a paused queue's resume is noticed
+#: Attempts at writing the last acks while shutting down before giving up on them.
+SHUTDOWN_ACK_ATTEMPTS = 3
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def default_backoff(retried: int) -> float:
@@ -75,9 +90,11 @@ class Worker:
         self.started_at = time.time()
         self.hooks = WorkerHooks(app.manager)
         self.runner = HandlerRunner(self.concurrency)
+        #: Redis not answering: one line for the whole daemon, shared by its loops.
+        self.outage = redis_outage(self.broker)
         self.heartbeat = Heartbeat(self)
         self.recoverer = Recoverer(self)
-        self.stats = StatsRecorder(self.broker)
+        self.stats = StatsRecorder(self.broker, self.outage)
         self._timezone = app.timezone
         self._plugin_cfg: dict[str, Any] = {}
         self._db = app.db
@@ -86,13 +103,30 @@ class Worker:
         self._slot = asyncio.Event()
         self._stopping = False
         self._fetcher: asyncio.Task[None] | None = None
-        self._redis_down = False
+        self._fetch_guard = Guard("fetch loop", log, self.outage)
+        self._ack_guard = Guard("ack flush", log, self.outage)
+        self._queue_faults = Faults(log, self._queue_fault, lambda q: f"queue {q}: fetching again")
+        self._ack_faults = Faults(
+            log,
+            lambda q, exc: f"queue {q}: ack failed: {one_line(exc)}; kept and retried",
+            lambda q: f"queue {q}: acks written again",
+        )
 
     # -- lifecycle --------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set, then shut down gracefully."""
         await self.broker.ping()
-        await self.broker.register_queues(self.queues)
+        try:
+            await self.broker.register_queues(self.queues)
+        except CONNECTION_ERRORS:
+            raise
+        except Exception as exc:  # the queue set holds the wrong type: the queues still work
+            log.error(
+                "could not add the queues to %s: %s; they work, but `queues list` and the "
+                "dashboard may not show them",
+                self.broker.keys.queues,
+                one_line(exc),
+            )
         self.heartbeat.start()
         self.recoverer.start()
         self.stats.start()
@@ -104,11 +138,18 @@ class Worker:
             self.concurrency,
         )
         stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({stopper, self._fetcher}, return_when=asyncio.FIRST_COMPLETED)
+        fetcher = self._fetcher
+        await asyncio.wait({stopper, fetcher}, return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
-        if self._fetcher.done() and not self._fetcher.cancelled() and self._fetcher.exception():
-            log.error("fetch loop failed", exc_info=self._fetcher.exception())
+        crash: BaseException | None = None
+        if fetcher.done() and not stop.is_set():
+            # Cannot happen short of a bug: the loop handles every exception itself.
+            crash = (None if fetcher.cancelled() else fetcher.exception()) or RuntimeError(
+                "it returned"
+            )
         await self.shutdown()
+        if crash is not None:
+            raise Crashed(f"the worker's fetch loop stopped: {one_line(crash)}") from crash
 
     async def shutdown(self) -> None:
         """Stop fetching, let active tasks finish up to ``shutdownTimeout``, requeue the rest."""
@@ -130,6 +171,10 @@ class Worker:
             if r.task is not None:
                 r.task.cancel()
         await asyncio.gather(*(r.task for _, r in left if r.task), return_exceptions=True)
+        flushing = self._flushing
+        if flushing is not None:  # a flush backing off: take over its acks now
+            flushing.cancel()
+            await asyncio.gather(flushing, return_exceptions=True)
         await self._flush_acks()
         by_queue: dict[str, list[str]] = {}
         for task_id, r in left:
@@ -138,17 +183,18 @@ class Worker:
             try:
                 n = await self.broker.requeue(queue, ids, self.id)
                 log.info("shutdown: requeued %d unfinished task(s) to the head of %s", n, queue)
-            except CONNECTION_ERRORS as exc:
+            except Exception as exc:
                 log.error(
-                    "shutdown: could not requeue %d task(s) (%s); they return when "
-                    "their lease expires",
+                    "shutdown: could not requeue %d task(s) of queue %s (%s); they return "
+                    "when their lease expires",
                     len(ids),
-                    exc,
+                    queue,
+                    one_line(exc),
                 )
         await self.heartbeat.stop()
         await self.recoverer.stop()
         await self.stats.stop()
-        with contextlib.suppress(*CONNECTION_ERRORS):
+        with contextlib.suppress(Exception):  # its record expires on its own
             await self.broker.remove_server(self.id)
         self.runner.close()
         log.info("worker stopped: processed=%d failed=%d", self.processed, self.failed)
@@ -165,6 +211,14 @@ class Worker:
         )
 
     async def _fetch_loop(self) -> None:
+        """Lease tasks while slots are free; block on the queues' wake-up lists when idle.
+
+        Nothing ends it but :meth:`shutdown`: Redis not answering is one line for the
+        daemon (the shared :class:`~bingo_core.loops.Outage`), any other failure one line
+        for this loop, each retried with backoff; a queue whose keys hold the wrong type
+        is skipped on its own (see :meth:`_fetch`).
+        """
+        guard = self._fetch_guard
         while not self._stopping:
             free = self.concurrency - len(self.active)
             if free <= 0:
@@ -172,40 +226,92 @@ class Worker:
                 await self._slot.wait()
                 continue
             try:
-                got, next_due = await self._fetch(free)
-                if got:
+                popped, next_due, asked = await self._fetch(free)
+                if popped:
+                    guard.ok()
                     continue
                 wait = IDLE_BLOCK if next_due is None else min(IDLE_BLOCK, next_due - time.time())
+                ready = [q for q in self.queues if q not in self._queue_faults.failing()]
                 if wait > 0.001:
-                    await self.broker.wait_for_work(list(self.queues), wait)
-                if self._redis_down:
-                    self._redis_down = False
-                    log.info("Redis reachable again at %s", self.settings.redis.address)
-            except CONNECTION_ERRORS as exc:
-                if not self._redis_down:
-                    self._redis_down = True
-                    log.error(
-                        "Redis at %s is not reachable (%s); retrying",
-                        self.settings.redis.address,
-                        exc,
-                    )
-                await asyncio.sleep(0.5)
+                    if ready:
+                        await self.broker.wait_for_work(ready, wait)
+                        asked = True
+                    else:
+                        await asyncio.sleep(wait)
+                if asked:
+                    guard.ok()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await asyncio.sleep(guard.failed(exc))
 
-    async def _fetch(self, free: int) -> tuple[int, float | None]:
-        got = 0
+    async def _fetch(self, free: int) -> tuple[int, float | None, bool]:
+        """Fetch from each queue in turn: ``(ids popped, next due time, asked Redis)``.
+
+        A queue whose fetch fails for any reason but Redis being unreachable (a key of
+        the wrong type) is logged once naming the key, skipped until its backoff runs
+        out, and its recovery logged once; the other queues go on.
+        """
+        got = popped = 0
         next_due: float | None = None
+        asked = False
         until = time.time() + self.lease
+        faults = self._queue_faults
         for queue in self._queue_order():
-            due, items = await self.broker.fetch(queue, free - got, until, self.id)
+            if not faults.ready(queue):
+                continue
+            asked = True
+            try:
+                due, items = await self.broker.fetch(queue, free - got, until, self.id)
+            except CONNECTION_ERRORS:
+                raise
+            except Exception as exc:
+                faults.failed(queue, exc)
+                continue
+            faults.ok(queue)
             if due and due != "paused":
                 t = float(due)
                 next_due = t if next_due is None else min(next_due, t)
+            dropped: list[str] = []
+            popped += len(items) // 3
             for i in range(0, len(items), 3):
-                self._start(queue, items[i].decode(), items[i + 1], int(items[i + 2]))
-            got += len(items) // 3
+                task_id = _text(items[i])
+                retried = int(items[i + 2])
+                if retried < 0:  # not leased: the script says why
+                    self._unusable(queue, task_id, _text(items[i + 1]), dropped)
+                    continue
+                self._start(queue, task_id, items[i + 1], retried)
+                got += 1
+            if dropped:
+                shown = ", ".join(dropped[:5]) + (", ..." if len(dropped) > 5 else "")
+                log.warning(
+                    "queue %s: %d pending id(s) had no task record and were dropped from the "
+                    "queue: %s",
+                    queue,
+                    len(dropped),
+                    shown,
+                )
             if got >= free:
                 break
-        return got, next_due
+        return popped, next_due, asked
+
+    def _unusable(self, queue: str, task_id: str, reason: str, dropped: list[str]) -> None:
+        """Report a pending id the fetch script could not lease (one line per id, or one
+        line per fetch for ids with no task record)."""
+        if reason.startswith("no task record"):
+            dropped.append(task_id)
+            return
+        self.failed += 1
+        log.error("queue %s: task %s archived without running: %s", queue, task_id, reason)
+
+    def _queue_fault(self, queue: str, exc: BaseException) -> str:
+        what = one_line(exc)
+        if is_wrong_type(exc) and " key " not in what:
+            what += f" (one of the keys {self.broker.q(queue).base}:*)"
+        return (
+            f"queue {queue}: fetch failed: {what}; this queue is skipped (retried with "
+            f"backoff) until it is fixed, the other queues go on"
+        )
 
     def _start(self, queue: str, task_id: str, raw: bytes, retried: int) -> None:
         ctx = TaskContext(
@@ -222,7 +328,8 @@ class Worker:
             try:
                 msg = TaskMessage.decode(raw)
             except MalformedTask as exc:
-                await self._archive(r, f"malformed task: {exc}")
+                key = self.broker.q(r.queue).task(ctx.task_id)
+                await self._archive(r, f"malformed task: {exc} (key {key})")
                 return
             ctx.type = msg.type
             ctx.max_retry = msg.max_retry
@@ -285,11 +392,21 @@ class Worker:
             if not self._stopping:
                 raise
         except CONNECTION_ERRORS as exc:
-            log.error(
+            # The outage is one line for the daemon; the task returns when its lease ends.
+            self.outage.failed(exc)
+            log.debug(
                 "task %s: Redis unreachable (%s); it returns when its lease expires",
                 ctx.task_id,
                 exc,
             )
+        except Exception as exc:  # never let one task's bookkeeping escape unseen
+            log.error(
+                "task %s (%s): %s; it returns to its queue when its lease expires",
+                ctx.task_id,
+                ctx.type,
+                one_line(exc),
+            )
+            log.debug("task %s failed in the worker", ctx.task_id, exc_info=exc)
         finally:
             if self.active.pop(ctx.task_id, None) is not None:
                 self._slot.set()
@@ -305,10 +422,7 @@ class Worker:
 
     async def _mark_done(self, msg: TaskMessage, ctx: TaskContext) -> None:
         info = TaskInfo.from_message(msg, "active", ctx.retry_count)
-        try:
-            await self.hooks.first("bingo_idempotency_mark", task=info)
-        except Exception:
-            log.exception("task %s: idempotency mark failed", ctx.task_id)
+        await self.hooks.first("bingo_idempotency_mark", task=info)  # errors are logged
 
     def _retry_delay(self, msg: TaskMessage, tt: TaskType | None, retried: int) -> float:
         backoff: Any = msg.retry_backoff
@@ -319,8 +433,10 @@ class Worker:
         if callable(backoff):
             try:
                 return max(0.0, float(backoff(retried)))
-            except Exception:
-                log.exception("retry_backoff of %s failed; using the default", msg.type)
+            except Exception as exc:
+                log.error(
+                    "retry_backoff of %s failed: %s; using the default", msg.type, one_line(exc)
+                )
                 return default_backoff(retried)
         return max(0.0, float(backoff))
 
@@ -403,19 +519,31 @@ class Worker:
             self._flushing = asyncio.create_task(self._flush_acks())
 
     async def _flush_acks(self) -> None:
+        """Write the gathered acks, one script call per queue. Acks that fail are kept
+        and retried: Redis not answering with backoff (the daemon's one line), a queue
+        whose keys hold the wrong type on its own (one line naming the key)."""
+        attempts = 0
         try:
             while self._acks:
                 batch, self._acks = self._acks, {}
+                delay: float | None = None
                 for queue, items in batch.items():
+                    if not self._ack_faults.ready(queue):
+                        self._acks.setdefault(queue, []).extend(items)
+                        continue
                     try:
                         lost = await self.broker.ack(queue, items, self.id)
-                    except CONNECTION_ERRORS as exc:
-                        log.error("ack of %d task(s) failed (%s); retrying", len(items), exc)
+                    except BaseException as exc:
                         self._acks.setdefault(queue, []).extend(items)
-                        if self._stopping:
-                            return
-                        await asyncio.sleep(0.5)
+                        if not isinstance(exc, Exception):
+                            raise
+                        if is_connection_error(exc):
+                            delay = self._ack_guard.failed(exc)
+                        else:
+                            self._ack_faults.failed(queue, exc)
                         continue
+                    self._ack_guard.ok()
+                    self._ack_faults.ok(queue)
                     if lost:
                         log.warning(
                             "%d task(s) finished after their lease expired (they may "
@@ -423,6 +551,21 @@ class Worker:
                             len(lost),
                             ", ".join(lost[:5]),
                         )
+                if not self._acks:
+                    break
+                attempts += 1
+                if self._stopping and attempts >= SHUTDOWN_ACK_ATTEMPTS:
+                    left = sum(len(v) for v in self._acks.values())
+                    log.error(
+                        "shutdown: %d finished task(s) could not be acked; they run again "
+                        "once their lease expires",
+                        left,
+                    )
+                    self._acks.clear()
+                    return
+                if delay is None:
+                    delay = self._ack_faults.next_retry() or FIRST_DELAY
+                await asyncio.sleep(delay)
         finally:
             self._flushing = None
 

@@ -110,9 +110,11 @@ async def stop(*services: SchedulerService) -> None:
 async def crash(service: SchedulerService) -> None:
     """Stop a service the way SIGKILL would: no release, the lease is left to expire."""
     service._stopped = True  # type: ignore[attr-defined]
-    for task in (service.lease._task, service.ticker._task, service._status_task):
+    for task in (service.lease._task, service.ticker._task, service._status.task):
         if task is not None:
             task.cancel()
+    if service._sync_starter is not None:
+        service._sync_starter.cancel()
     if service.sync is not None:
         await service.sync.stop()
     await asyncio.sleep(0)

@@ -15,8 +15,17 @@
 -- ARGV[6] -> archive cutoff: tasks archived before it are deleted (epoch seconds)
 -- ARGV[7] -> TTL of the daily counters (seconds)
 -- Returns 1, or 0 when this worker no longer held the task.
+-- Fails before any write, naming the key, when KEYS[1], KEYS[2] or the task key holds the
+--   wrong type (the task stays leased; the recoverer deals with it when the lease ends).
+--   The counters are best effort.
 local prefix = KEYS[7]
 local tkey = prefix .. ARGV[1]
+for _, e in ipairs({{KEYS[1], "zset"}, {KEYS[2], "zset"}, {tkey, "hash"}}) do
+  local kind = redis.call("TYPE", e[1])["ok"]
+  if kind ~= "none" and kind ~= e[2] then
+    return redis.error_reply("WRONGTYPE key " .. e[1] .. " holds a " .. kind .. ", expected a " .. e[2])
+  end
+end
 if ARGV[2] ~= "" and redis.call("HGET", tkey, "worker") ~= ARGV[2] then
   return 0
 end
@@ -25,7 +34,7 @@ redis.call("HSET", tkey, "state", "archived", "error", ARGV[3], "failed_at", ARG
 redis.call("HDEL", tkey, "worker")
 redis.call("ZADD", KEYS[2], ARGV[4], ARGV[1])
 for k = 3, 6 do
-  redis.call("INCR", KEYS[k])
+  redis.pcall("INCR", KEYS[k])
 end
 redis.call("EXPIRE", KEYS[4], ARGV[7])
 redis.call("EXPIRE", KEYS[6], ARGV[7])

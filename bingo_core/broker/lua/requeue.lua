@@ -5,12 +5,21 @@
 -- KEYS[4] -> P:{q}:t:          (task key prefix: the task hash is KEYS[4] .. id)
 -- ARGV[1] -> worker id
 -- ARGV[2..] -> ids
--- Returns how many tasks were requeued.
+-- Returns how many tasks were requeued (an id whose task key no longer holds a hash is
+--   left leased: the recoverer archives it when the lease ends).
+-- Fails before any write, naming the key, when KEYS[1], 2 or 3 holds the wrong type.
+for _, e in ipairs({{1, "zset"}, {2, "list"}, {3, "list"}}) do
+  local kind = redis.call("TYPE", KEYS[e[1]])["ok"]
+  if kind ~= "none" and kind ~= e[2] then
+    return redis.error_reply("WRONGTYPE key " .. KEYS[e[1]] .. " holds a " .. kind .. ", expected a " .. e[2])
+  end
+end
 local n = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
   local tkey = KEYS[4] .. id
-  if redis.call("HGET", tkey, "worker") == ARGV[1] then
+  local w = redis.pcall("HGET", tkey, "worker")
+  if type(w) == "string" and w == ARGV[1] then
     redis.call("ZREM", KEYS[1], id)
     redis.call("HSET", tkey, "state", "pending")
     redis.call("HDEL", tkey, "worker")

@@ -13,17 +13,27 @@
 -- ARGV[5] -> now (epoch seconds)
 -- ARGV[6] -> TTL of the daily counters (seconds)
 -- Returns 1, or 0 when this worker no longer held the task.
+-- Fails before any write, naming the key, when KEYS[1], KEYS[2] or the task key holds the
+--   wrong type (the task stays leased; the recoverer deals with it when the lease ends).
+--   The counters are best effort.
 local tkey = KEYS[7] .. ARGV[1]
+for _, e in ipairs({{KEYS[1], "zset"}, {KEYS[2], "zset"}, {tkey, "hash"}}) do
+  local kind = redis.call("TYPE", e[1])["ok"]
+  if kind ~= "none" and kind ~= e[2] then
+    return redis.error_reply("WRONGTYPE key " .. e[1] .. " holds a " .. kind .. ", expected a " .. e[2])
+  end
+end
 if redis.call("HGET", tkey, "worker") ~= ARGV[2] then
   return 0
 end
+local retried = math.max(0, math.floor(tonumber(redis.call("HGET", tkey, "retried")) or 0))
 redis.call("ZREM", KEYS[1], ARGV[1])
-redis.call("HINCRBY", tkey, "retried", 1)
-redis.call("HSET", tkey, "state", "retry", "error", ARGV[4], "failed_at", ARGV[5])
+redis.call("HSET", tkey, "retried", retried + 1, "state", "retry", "error", ARGV[4],
+  "failed_at", ARGV[5])
 redis.call("HDEL", tkey, "worker")
 redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])
 for k = 3, 6 do
-  redis.call("INCR", KEYS[k])
+  redis.pcall("INCR", KEYS[k])
 end
 redis.call("EXPIRE", KEYS[4], ARGV[6])
 redis.call("EXPIRE", KEYS[6], ARGV[6])

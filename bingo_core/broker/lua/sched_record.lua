@@ -12,6 +12,44 @@
 --   entry key, cursor (epoch s), next fire (epoch s), missed ticks to add, last fired tick,
 --   last task id, last enqueued at (epoch s), history item (JSON)
 -- Returns 1 when recorded, 0 when the lease is not held.
+-- A scheduler key of the wrong type (or an epoch that is not an integer) is renamed to
+-- P:{scheduler}:malformed:<name>[:<n>] (kept), then the call fails naming it; the next
+-- call starts afresh. (All of the scheduler's state is rebuilt by its leader.)
+local function heal(checks)
+  local moved = {}
+  for _, c in ipairs(checks) do
+    local key, want = c[1], c[2]
+    local kind = redis.call("TYPE", key)["ok"]
+    local bad = kind ~= "none" and kind ~= want
+    if not bad and c[3] and kind == "string" then
+      bad = tonumber(redis.call("GET", key)) == nil
+    end
+    if bad then
+      local base, name = string.match(key, "^(.-{scheduler}:)(.*)$")
+      local aside = base .. "malformed:" .. name
+      local n = 0
+      while redis.call("EXISTS", aside) == 1 do
+        n = n + 1
+        aside = base .. "malformed:" .. name .. ":" .. n
+      end
+      redis.call("RENAME", key, aside)
+      moved[#moved + 1] = key .. " (a " .. kind .. ", expected " .. (c[3] and "an integer" or "a " .. want) .. ") to " .. aside
+    end
+  end
+  if #moved > 0 then
+    return redis.error_reply("WRONGTYPE scheduler key renamed: " .. table.concat(moved, "; "))
+  end
+  return nil
+end
+local checks = {{KEYS[1], "string"}, {KEYS[2], "string", true}, {KEYS[3], "hash"}}
+for i = 4, #KEYS, 2 do
+  checks[#checks + 1] = {KEYS[i], "hash"}
+  checks[#checks + 1] = {KEYS[i + 1], "list"}
+end
+local healed = heal(checks)
+if healed then
+  return healed
+end
 if redis.call("GET", KEYS[1]) ~= ARGV[1] or redis.call("GET", KEYS[2]) ~= ARGV[2] then
   return 0
 end
@@ -39,7 +77,10 @@ for a = 4, #ARGV, 8 do
     redis.call("HSET", KEYS[k], unpack(fields))
   end
   if ARGV[b + 2] ~= "" then
-    redis.call("HINCRBY", KEYS[k], "missed", ARGV[b + 2])
+    -- a "missed" field that is not an integer starts again from this count
+    if type(redis.pcall("HINCRBY", KEYS[k], "missed", ARGV[b + 2])) == "table" then
+      redis.call("HSET", KEYS[k], "missed", ARGV[b + 2])
+    end
   end
   if ARGV[b + 6] ~= "" and redis.call("LPUSH", KEYS[k + 1], ARGV[b + 6]) > size then
     redis.call("LTRIM", KEYS[k + 1], 0, size - 1)

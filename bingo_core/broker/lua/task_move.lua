@@ -12,8 +12,48 @@
 -- ARGV[3] -> now (epoch seconds)
 -- Returns 1 done, 0 no such task, -1 already in the target state,
 --   -2 the task is active (a worker holds it; act on it when it finishes).
+-- A task key that holds no hash can be deleted (the key and the id everywhere) or
+--   archived (its value renamed to P:{q}:malformed:<id>, kept, the id archived with the
+--   reason); "run" fails naming the key.
+-- Fails before any write, naming the key, when KEYS[1] to KEYS[6] holds the wrong type.
+local kinds = {"list", "zset", "zset", "zset", "zset", "list"}
+for i = 1, 6 do
+  local kind = redis.call("TYPE", KEYS[i])["ok"]
+  if kind ~= "none" and kind ~= kinds[i] then
+    return redis.error_reply("WRONGTYPE key " .. KEYS[i] .. " holds a " .. kind .. ", expected a " .. kinds[i])
+  end
+end
 local tkey = KEYS[7] .. ARGV[1]
 local id, action = ARGV[1], ARGV[2]
+local kind = redis.call("TYPE", tkey)["ok"]
+if kind == "none" then
+  return 0
+end
+if kind ~= "hash" then
+  if action == "run" then
+    return redis.error_reply("WRONGTYPE key " .. tkey .. " holds a " .. kind
+      .. ", not a task hash: it cannot run (archive it to keep its value, or delete it)")
+  end
+  redis.call("LREM", KEYS[1], 0, id)
+  for k = 2, 5 do
+    redis.call("ZREM", KEYS[k], id)
+  end
+  if action == "delete" then
+    redis.call("DEL", tkey)
+    return 1
+  end
+  local base = string.sub(KEYS[7], 1, -3) .. "malformed:" .. id
+  local aside, n = base, 0
+  while redis.call("EXISTS", aside) == 1 do
+    n = n + 1
+    aside = base .. ":" .. n
+  end
+  redis.call("RENAME", tkey, aside)
+  redis.call("HSET", tkey, "state", "archived", "failed_at", ARGV[3], "error",
+    "malformed: key " .. tkey .. " held a " .. kind .. ", not a task hash; its value was renamed to " .. aside)
+  redis.call("ZADD", KEYS[4], ARGV[3], id)
+  return 1
+end
 local state = redis.call("HGET", tkey, "state")
 if not state then
   return 0
@@ -36,7 +76,7 @@ if action == "delete" then
   local ok, decoded = pcall(cjson.decode, msg or "")
   if ok and type(decoded) == "table" and type(decoded["unique_key"]) == "string" then
     local ukey = KEYS[8] .. decoded["unique_key"]
-    if redis.call("GET", ukey) == id then
+    if redis.pcall("GET", ukey) == id then
       redis.call("DEL", ukey)
     end
   end
