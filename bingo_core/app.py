@@ -80,15 +80,28 @@ class App:
         from .plugins.builtin import RedisIdempotency
 
         manager, registry = self._manager, self._registry
+
+        def bind(manager: PluginManager, registry: Registry) -> dict[str, Any]:
+            # Each plugin's plugins.<name> section, validated by its own model (defaults
+            # when the file has none): ctx.settings, and register.settings for schedules.
+            return bind_plugin_settings(
+                self.settings, registry.settings_models, manager.installed_names()
+            )
+
         if registry is None:
-            manager, registry = load_plugins(*self._extra_plugins, entry_points=self._entry_points)
-        elif manager is None:
-            manager = PluginManager()
-        if manager.pm.get_plugin(RedisIdempotency.NAME) is None:
+            manager, registry = load_plugins(
+                *self._extra_plugins, entry_points=self._entry_points, bind=bind
+            )
+        else:
+            if manager is None:
+                manager = PluginManager()
+            bind(manager, registry)
+        builtin = manager.pm.get_plugin(RedisIdempotency.NAME)
+        if builtin is not None and getattr(builtin, "app", None) is not self:
+            manager.pm.unregister(builtin)  # a manager shared by an earlier app
+            builtin = None
+        if builtin is None:
             manager.add(RedisIdempotency(self), RedisIdempotency.NAME)
-        # Each plugin's plugins.<name> section, validated by its own model (defaults when
-        # the file has none), handed to its handlers as ctx.settings.
-        bind_plugin_settings(self.settings, registry.settings_models, manager.installed_names())
         return manager, registry
 
     @property

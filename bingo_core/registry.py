@@ -187,9 +187,13 @@ class ScheduleRegister:
     has registered its task types; see :func:`bingo_core.scheduler.entries.validate_entries`.
     """
 
-    def __init__(self, registry: Registry, plugin: str) -> None:
+    def __init__(self, registry: Registry, plugin: str, settings: Any = None) -> None:
         self._registry = registry
         self.plugin = plugin
+        #: The plugin's validated settings (its model, filled from the config's
+        #: ``plugins.<name>`` section), so a plugin can choose its schedules from them;
+        #: None when it declares no model.
+        self.settings = settings
 
     def __call__(
         self,

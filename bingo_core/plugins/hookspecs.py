@@ -40,7 +40,9 @@ def bingo_register_schedules(register: ScheduleRegister) -> None:
     :param register: call ``register(spec, type, *, payload=dict, name="", **options)``.
         ``spec`` is any cron form Bingo accepts; options are task options plus
         ``misfire_grace``. Entries are validated (spec, type, payload) after collection;
-        a bad entry is reported by name and the rest fire.
+        a bad entry is reported by name and the rest fire. ``register.settings`` is the
+        plugin's validated settings (bound before this hook runs), so schedules may
+        depend on them.
     """
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -125,10 +125,13 @@ class PluginManager:
         if plugin is not None:
             self.pm.unregister(plugin)
 
-    def collect(self) -> Registry:
+    def collect(self, bind: Callable[[Registry], Mapping[str, Any]] | None = None) -> Registry:
         """Call every plugin's register hooks, each separately, and return the registry.
 
-        A plugin whose hook raises is reported and everything it registered is dropped.
+        Settings models and task types come first; then ``bind(registry)`` (when given)
+        validates each plugin's settings, which each plugin's ``bingo_register_schedules``
+        sees as ``register.settings``. A plugin whose hook raises is reported and
+        everything it registered is dropped.
         """
         registry = Registry()
         for name in list(self.infos):
@@ -141,12 +144,15 @@ class PluginManager:
             ):
                 if not self._call_register(registry, name, plugin, hook_name, make):
                     break
+        bound = bind(registry) if bind is not None else {}
+
+        def schedules(reg: Registry, name: str) -> ScheduleRegister:
+            return ScheduleRegister(reg, name, bound.get(name))
+
         for name in list(self.infos):
             plugin = self.pm.get_plugin(name)
             if plugin is not None:
-                self._call_register(
-                    registry, name, plugin, "bingo_register_schedules", ScheduleRegister
-                )
+                self._call_register(registry, name, plugin, "bingo_register_schedules", schedules)
         return registry
 
     def _call_register(
@@ -199,11 +205,19 @@ def call_guarded(impl: Any, hook_name: str, kwargs: dict[str, Any]) -> bool:
     return True
 
 
-def load_plugins(*extra: object, entry_points: bool = True) -> tuple[PluginManager, Registry]:
-    """Build a manager with the installed plugins (and ``extra`` objects); collect them."""
+def load_plugins(
+    *extra: object,
+    entry_points: bool = True,
+    bind: Callable[[PluginManager, Registry], Mapping[str, Any]] | None = None,
+) -> tuple[PluginManager, Registry]:
+    """Build a manager with the installed plugins (and ``extra`` objects); collect them.
+    ``bind(manager, registry)`` validates the plugins' settings before their schedules
+    are registered (see :meth:`PluginManager.collect`)."""
     manager = PluginManager()
     if entry_points:
         manager.load()
     for obj in extra:
         manager.add(obj)
-    return manager, manager.collect()
+    if bind is None:
+        return manager, manager.collect()
+    return manager, manager.collect(lambda registry: bind(manager, registry))
