@@ -256,7 +256,10 @@ def bingo_settings(bingo_settings_factory: Callable[..., Settings]) -> Settings:
     return bingo_settings_factory()
 
 
-def _inline(plugins: tuple[object, ...]) -> tuple[PluginManager, Registry]:
+def _inline(
+    plugins: tuple[object, ...], settings: Settings | None = None
+) -> tuple[PluginManager, Registry]:
+    from .config import bind_plugin_settings
     from .plugins import PluginManager
 
     manager = PluginManager()
@@ -265,7 +268,12 @@ def _inline(plugins: tuple[object, ...]) -> tuple[PluginManager, Registry]:
         # A plugin package registered inline gets the name its entry point would give it
         # by convention: bingo_plugin_daily_report -> daily_report.
         manager.add(plugin, name.removeprefix("bingo_plugin_"))
-    registry = manager.collect()
+    if settings is None:
+        registry = manager.collect()
+    else:  # the plugins' settings are bound before their schedules, as the app does
+        registry = manager.collect(
+            lambda reg: bind_plugin_settings(settings, reg.settings_models, list(manager.infos))
+        )
     if manager.failures:
         pytest.fail("; ".join(str(f) for f in manager.failures))
     return manager, registry
@@ -303,12 +311,9 @@ def bingo_app(
     apps: list[App] = []
 
     def make(*plugins: object, settings: Settings | None = None, **sections: Any) -> App:
-        manager, registry = _inline(plugins)
-        app = App(
-            settings if settings is not None else bingo_settings_factory(**sections),
-            registry=registry,
-            manager=manager,
-        )
+        settings = settings if settings is not None else bingo_settings_factory(**sections)
+        manager, registry = _inline(plugins, settings)
+        app = App(settings, registry=registry, manager=manager)
         app.registry  # noqa: B018 - binds plugins.<name> now: a bad section fails here
         apps.append(app)
         return app

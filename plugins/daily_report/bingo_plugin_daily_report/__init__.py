@@ -88,6 +88,8 @@ class DailyReportSettings(BaseModel):
     slowest: int = Field(default=10, ge=1, le=100)
     errors_per_type: int = Field(default=5, ge=0, le=50)
     refresh_stats: bool = True
+    #: When the nightly report runs (any cron form; server time), or null to switch it off.
+    schedule: str | None = SCHEDULE
 
     @model_validator(mode="before")
     @classmethod
@@ -188,5 +190,9 @@ def bingo_register_tasks(register: bingo.TaskRegister) -> None:
 
 @bingo.hookimpl
 def bingo_register_schedules(register: bingo.ScheduleRegister) -> None:
-    """Run the report every night at 02:00 (server time) for the current day."""
-    register(SCHEDULE, TASK_TYPE, payload={"date": "today"})
+    """Run the report every night (``schedule``, 02:00 server time by default) for the
+    current day; ``schedule: null`` in the plugin's settings switches it off."""
+    settings = register.settings
+    spec = settings.schedule if isinstance(settings, DailyReportSettings) else SCHEDULE
+    if spec:
+        register(spec, TASK_TYPE, payload={"date": "today"})

@@ -57,6 +57,18 @@ def test_registers_the_task_type_schedule_and_settings(
     assert registry.settings_models["daily_report"] is plugin.DailyReportSettings
 
 
+def test_the_schedule_follows_the_plugin_settings(bingo_app: Callable[..., App]) -> None:
+    import bingo_plugin_daily_stats
+    import bingo_plugin_mail_notify
+
+    plugins = (plugin, bingo_plugin_daily_stats, bingo_plugin_mail_notify)
+    moved = bingo_app(*plugins, plugins={"daily_report": {"schedule": "30 3 * * 1-5"}})
+    [entry] = [s for s in moved.registry.schedules if s.type == "task:daily-report"]
+    assert entry.spec == "30 3 * * 1-5"
+    off = bingo_app(*plugins, plugins={"daily_report": {"schedule": None}})
+    assert [s for s in off.registry.schedules if s.type == "task:daily-report"] == []
+
+
 def test_an_html_report_is_written_and_mailed(
     report_app: Callable[..., App],
     bingo_worker: Callable[..., None],
