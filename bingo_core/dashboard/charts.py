@@ -5,6 +5,7 @@ Every text in the picture is escaped; the SVG has no script and is served as an 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
@@ -22,34 +23,37 @@ COLORS = {
     "completed": "#7a869a",
 }
 _W, _H = 720, 220
+#: The wide chart (queue sizes) spans the page.
+WIDE = 1240
 _LEFT, _RIGHT, _TOP, _BOTTOM = 48, 12, 14, 44
 
 
 def _nice(top: float) -> float:
-    """A round axis maximum at or above ``top``."""
+    """A round axis maximum at or above ``top``: four grid steps of 1, 2 or 5 x 10^k."""
     if top <= 0:
-        return 1.0
-    step = 10 ** len(str(int(top))) / 10
-    for mult in (1, 2, 2.5, 5, 10):
-        if step * mult >= top:
-            return float(step * mult)
-    return top
+        return 4.0
+    quarter = top / 4
+    scale = 10 ** math.floor(math.log10(quarter))
+    for mult in (1, 2, 5, 10):
+        if mult * scale >= quarter:
+            return float(max(1, mult * scale) * 4)
+    return float(top)
 
 
-def _frame(title: str, top: float, legend: Sequence[str]) -> list[str]:
+def _frame(title: str, top: float, legend: Sequence[str], width: int = _W) -> list[str]:
     plot_h = _H - _TOP - _BOTTOM
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" '
-        f'width="{_W}" height="{_H}" role="img" font-family="system-ui,sans-serif" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {_H}" '
+        f'width="{width}" height="{_H}" role="img" font-family="system-ui,sans-serif" '
         f'font-size="11"><title>{escape(title)}</title>',
-        f'<rect x="0" y="0" width="{_W}" height="{_H}" fill="#fff"/>',
+        f'<rect x="0" y="0" width="{width}" height="{_H}" fill="#fff"/>',
     ]
     for i in range(5):
         y = _TOP + plot_h * i / 4
         value = top * (4 - i) / 4
         label = f"{value:,.0f}" if top >= 4 else f"{value:,.2f}"
         out.append(
-            f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'<line x1="{_LEFT}" x2="{width - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="#e6e9ef"/><text x="{_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" '
             f'fill="#6b7385">{escape(label)}</text>'
         )
@@ -105,8 +109,8 @@ def lines(
     """One line per series over the last ``span`` seconds up to ``end``."""
     names = list(series)
     top = _nice(max((max(v, default=0) for v in series.values()), default=0))
-    out = _frame(title, top, names)
-    plot_w = _W - _LEFT - _RIGHT
+    out = _frame(title, top, names, WIDE)
+    plot_w = WIDE - _LEFT - _RIGHT
     plot_h = _H - _TOP - _BOTTOM
     end = end if end is not None else (times[-1] if times else 0.0)
     start = end - span
@@ -117,13 +121,14 @@ def lines(
     for k in range(7):
         t = start + span * k / 6
         label = datetime.fromtimestamp(t, zone).strftime("%H:%M") if t > 0 else ""
+        anchor = "start" if k == 0 else ("end" if k == 6 else "middle")
         out.append(
-            f'<text x="{x_of(t):.1f}" y="{_TOP + plot_h + 14}" text-anchor="middle" '
+            f'<text x="{x_of(t):.1f}" y="{_TOP + plot_h + 14}" text-anchor="{anchor}" '
             f'fill="#6b7385">{escape(label)}</text>'
         )
     if not times:
         out.append(
-            f'<text x="{_W / 2}" y="{_TOP + plot_h / 2}" text-anchor="middle" fill="#6b7385">'
+            f'<text x="{WIDE / 2}" y="{_TOP + plot_h / 2}" text-anchor="middle" fill="#6b7385">'
             "no samples yet: a running daemon takes one every 10 s</text>"
         )
     for name in names:
@@ -132,10 +137,14 @@ def lines(
             for t, v in zip(times, series[name], strict=True)
             if t >= start
         ]
-        if points:
+        color = COLORS.get(name, "#555")
+        if len(points) > 1:
             out.append(
-                f'<polyline fill="none" stroke="{COLORS.get(name, "#555")}" stroke-width="2" '
+                f'<polyline fill="none" stroke="{color}" stroke-width="2" '
                 f'points="{" ".join(points)}"/>'
             )
+        if points:  # the latest sample, as a dot (a lone sample is only a dot)
+            x, y = points[-1].split(",")
+            out.append(f'<circle cx="{x}" cy="{y}" r="3" fill="{color}"/>')
     out.append("</svg>")
     return "".join(out)

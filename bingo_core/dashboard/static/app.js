@@ -98,8 +98,11 @@
       if (d.show !== undefined) el.hidden = !truthy(get(data, d.show));
       if (d.hide !== undefined) el.hidden = truthy(get(data, d.hide));
     }
-    for (const list of scope.querySelectorAll ? scope.querySelectorAll("[data-rows]") : []) {
-      if (own(list)) rows(list, get(data, list.dataset.rows) || []);
+    // Decided before any list is rebuilt: rebuilding detaches the lists nested in old rows.
+    const lists = [...(scope.querySelectorAll ? scope.querySelectorAll("[data-rows]") : [])].filter(own);
+    for (const list of lists) {
+      const items = get(data, list.dataset.rows);
+      rows(list, Array.isArray(items) ? items : []);
     }
   }
 
@@ -170,6 +173,7 @@
       status("", "live " + FORMATS.when(Date.now() / 1000).slice(11));
     } catch (e) {
       status("err", "not updating: " + e.message);
+      if (window.console) console.error(e);
     }
   }
   if (main) {

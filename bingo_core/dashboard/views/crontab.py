@@ -113,11 +113,12 @@ def check_row(
 
 def _row(dash: Dash, row: Any, published: set[str], sync_errors: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = row.to_dict()
+    data["enabled"] = row.enabled
     check = check_row(dash, row.id, row.name, row.type, row.spec, row.payload)
     data["check"] = check
     data["valid"] = check["ok"]
     data["error"] = next(iter(check["errors"].values()), None)
-    data["next_fires"] = check["next_fires"] if row.enabled else []
+    data["next_fires"] = check["next_fires"][:2] if row.enabled else []
     key = f"db:{row.id}|{row.name}"
     data["entry_key"] = key
     data["entry_url"] = dash.url("/schedules/entry", key=key) if key in published else None

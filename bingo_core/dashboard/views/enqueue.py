@@ -68,7 +68,7 @@ def form_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
                 "default": prop.get("default"),
                 "has_default": "default" in prop,
                 "choices": [str(c) for c in base.get("enum") or []],
-                "description": prop.get("description") or prop.get("title") or "",
+                "description": prop.get("description") or "",
             }
         )
     return fields

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from starlette.routing import Route
 
-from ...errors import TaskNotFound
+from ...errors import TaskNotFound, UsageError
 from ...message import TaskInfo
 from ..web import ApiError, Dash, Endpoint, Param, action_route, page_route
 from .overview import QUEUE, STATE_NAMES, require_queue
@@ -123,13 +123,18 @@ def task_detail(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def act(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
-    """One action on one task."""
+    """One action on one task (409 when the task's state does not allow it)."""
     queue, task_id, action = args["queue"], args["task_id"], args["action"]
     require_queue(dash, queue)
-    if action == "cancel":
-        info = dash.inspector.cancel(task_id, queue)
-        return {"id": info.id, "queue": queue, "action": action, "requested": True}
-    info = dash.inspector.act(action, task_id, queue)
+    try:
+        if action == "cancel":
+            info = dash.inspector.cancel(task_id, queue)
+            return {"id": info.id, "queue": queue, "action": action, "requested": True}
+        info = dash.inspector.act(action, task_id, queue)
+    except TaskNotFound:
+        raise
+    except UsageError as exc:  # already in that state, or held by a worker
+        raise ApiError(409, str(exc), "action") from None
     return {"id": info.id, "queue": queue, "action": action, "done": True}
 
 
@@ -154,7 +159,12 @@ def act_all(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
     """One action on every task of a state."""
     queue, state, action = args["queue"], args["state"], args["action"]
     require_queue(dash, queue)
-    done = dash.inspector.act_state(action, queue, state)
+    if state == "active":
+        raise ApiError(400, "active tasks are held by workers: cancel them one by one", "state")
+    try:
+        done = dash.inspector.act_state(action, queue, state)
+    except UsageError as exc:  # e.g. run the pending tasks: they are pending already
+        raise ApiError(409, str(exc), "action") from None
     return {"queue": queue, "state": state, "action": action, "done": done}
 
 
