@@ -47,8 +47,9 @@ async def _serve(app: App) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    service = await DashboardService(app, serve=True).start(strict=True)
+    service = DashboardService(app, serve=True)
     try:
+        await service.start(strict=True)
         await stop.wait()
     finally:
         await service.stop()

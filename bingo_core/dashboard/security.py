@@ -93,7 +93,7 @@ def is_loopback(host: str) -> bool:
 def check_key_policy(host: str, key: str) -> None:
     """Refuse to serve a placeholder or empty ``server.key`` beyond loopback (one line)."""
     if key in PLACEHOLDER_KEYS and not is_loopback(host):
-        what = "empty" if not key else f"the placeholder {key!r}"
+        what = "empty" if not key else "a placeholder from a sample config"
         where = host or "every interface"
         raise UsageError(
             f"dashboard not started: server.key is {what} and server.addr listens on {where}; "
