@@ -77,7 +77,7 @@ def test_placeholder_key_is_refused_beyond_loopback(
     assert line.startswith("dashboard not started: server.key is a placeholder from a sample")
     assert "BINGO_SERVER__KEY" in line and "\n" not in line
     app = make_app(bingo_redis_url, tmp_path, **{"server.addr": f":{port}", "server.key": ""})
-    with pytest.raises(UsageError, match="server.key is empty"):
+    with pytest.raises(UsageError, match=r"server\.key is empty"):
         served(app, strict=True)
 
 
