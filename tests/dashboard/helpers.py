@@ -11,6 +11,28 @@ from typing import Any
 from bingo_core.app import App
 
 
+def run_async(make: Any) -> Any:
+    """``asyncio.run(make())`` in a thread of its own (Playwright's sync API keeps a loop
+    running in the test's thread)."""
+    import threading
+
+    out: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            out.append(asyncio.run(make()))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return out[0]
+
+
 def seed(app: App) -> dict[str, list[str]]:
     """Tasks of the demo types in every state; their ids by state."""
     client = app.client
@@ -38,7 +60,7 @@ def lease(app: App, queue: str = "default", n: int = 1) -> list[str]:
             await broker.close()
             app._async_broker = None
 
-    return asyncio.run(run())
+    return run_async(run)
 
 
 def heartbeat(
@@ -68,7 +90,7 @@ def heartbeat(
             await broker.close()
             app._async_broker = None
 
-    asyncio.run(run())
+    run_async(run)
 
 
 def publish_entries(
@@ -105,7 +127,7 @@ def publish_entries(
             await broker.close()
             app._async_broker = None
 
-    asyncio.run(run())
+    run_async(run)
 
 
 def asyncio_run_sampler(app: App) -> None:
@@ -120,4 +142,4 @@ def asyncio_run_sampler(app: App) -> None:
             await broker.close()
             app._async_broker = None
 
-    asyncio.run(run())
+    run_async(run)
