@@ -111,10 +111,27 @@ def check_row(
     return {"ok": not errors, "errors": errors, "next_fires": fires, "schema": schema}
 
 
+_checks: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _cached_check(dash: Dash, row: Any) -> dict[str, Any]:
+    """:func:`check_row` of a stored row, kept while the row is unchanged (the fire times
+    are computed afresh)."""
+    key = (id(dash), row.id, row.name, row.type, row.spec, row.payload)
+    found = _checks.get(key)
+    if found is None:
+        if len(_checks) > 20000:
+            _checks.clear()
+        found = _checks[key] = check_row(dash, row.id, row.name, row.type, row.spec, row.payload)
+    elif found["ok"]:
+        found = {**found, "next_fires": next_fires(row.spec.strip(), dash.settings.server.timezone)}
+    return found
+
+
 def _row(dash: Dash, row: Any, published: set[str], sync_errors: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = row.to_dict()
     data["enabled"] = row.enabled
-    check = check_row(dash, row.id, row.name, row.type, row.spec, row.payload)
+    check = _cached_check(dash, row)
     data["check"] = check
     data["valid"] = check["ok"]
     data["error"] = next(iter(check["errors"].values()), None)
