@@ -278,6 +278,10 @@ class Inspector:
         """Every published schedule entry key, sorted."""
         return self.reader.entry_keys()
 
+    def published(self, keys: Iterable[str]) -> set[str]:
+        """Those of ``keys`` that the scheduler leader publishes (fires)."""
+        return self.reader.published(list(keys))
+
     def entry_states(self) -> list[dict[str, Any]]:
         """Every published entry's fire state (next, last tick, last enqueue, missed)."""
         return self.reader.entry_states(self.reader.entry_keys())

@@ -502,6 +502,16 @@ class Reader:
         (raw,) = self._run(pipe, s.leader_since)
         return _json_object(raw)
 
+    def published(self, keys: Sequence[str]) -> set[str]:
+        """Those of ``keys`` that are published schedule entries (one ``SMISMEMBER``)."""
+        if not keys:
+            return set()
+        s = self.keys.scheduler
+        pipe = self._pipe()
+        pipe.smismember(s.entries, list(keys))
+        (flags,) = self._run(pipe, s.entries)
+        return {k for k, flag in zip(keys, flags, strict=True) if flag}
+
     def entry_states(self, keys: Sequence[str]) -> list[dict[str, Any]]:
         """The fire state of each entry: ``key``, ``next``, ``last_tick``, ``last_at``,
         ``missed`` (no descriptions: cheap enough for every entry at scrape time)."""

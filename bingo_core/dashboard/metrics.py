@@ -62,9 +62,10 @@ def _source_kind(key: str) -> str:
 
 class BingoCollector:
     """Reads every figure from Redis when scraped (cached for ``cache`` seconds, so a
-    burst of scrapes costs one read)."""
+    burst of scrapes, or several Prometheus servers, cost one read: with 10,000 entries a
+    read takes about 100 ms)."""
 
-    def __init__(self, inspector: Callable[[], Inspector], cache: float = 2.0) -> None:
+    def __init__(self, inspector: Callable[[], Inspector], cache: float = 5.0) -> None:
         self._inspector = inspector
         self._cache = cache
         self._lock = threading.Lock()

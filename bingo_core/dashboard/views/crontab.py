@@ -155,11 +155,11 @@ def _row(dash: Dash, row: Any, published: set[str], sync_errors: dict[str, str])
 def row_list(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
     """A page of the rows, each validated."""
     rows = dash.store().rows()
-    published = set(dash.inspector.entry_keys())
     sync = dash.inspector.reader.sync_status() or {}
     sync_errors = {str(k): str(v) for k, v in (sync.get("errors") or {}).items()}
     offset, limit = args["offset"], args["limit"]
     page = rows[offset : offset + limit]
+    published = dash.inspector.published(f"db:{r.id}|{r.name}" for r in page)
     shown = [_row(dash, r, published, sync_errors) for r in page]
     return {
         "rows": shown,
@@ -191,7 +191,8 @@ def row_detail(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
     row = _get(dash, args["row_id"])
     sync = dash.inspector.reader.sync_status() or {}
     sync_errors = {str(k): str(v) for k, v in (sync.get("errors") or {}).items()}
-    return {"row": _row(dash, row, set(dash.inspector.entry_keys()), sync_errors)}
+    published = dash.inspector.published([f"db:{row.id}|{row.name}"])
+    return {"row": _row(dash, row, published, sync_errors)}
 
 
 def _checked(dash: Dash, body: RowBody, row_id: int | None) -> tuple[dict[str, Any], str | None]:

@@ -14,7 +14,7 @@ from ..web import ApiError, Dash, Endpoint, Param, action_route, page_route
 from .overview import QUEUE, STATE_NAMES, require_queue
 
 #: Most tasks one search looks at (from its start position); it can be continued.
-SEARCH_SCAN = 5000
+SEARCH_SCAN = 2000
 #: Actions per state, as the task pages offer them.
 ACTIONS_BY_STATE = {
     "pending": ("archive", "delete"),
