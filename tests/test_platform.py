@@ -209,7 +209,7 @@ def test_a_startup_hook_that_raises_leaves_the_daemon_running(
     app = App(settings, plugins=[FailingStartup(), GoodStartup(), Plugin()], entry_points=False)
 
     async def main() -> bool:
-        served = asyncio.create_task(_serve(app))
+        served = asyncio.create_task(_serve(app, None))
         await asyncio.sleep(0.5)
         alive = not served.done()
         await asyncio.to_thread(
