@@ -42,7 +42,7 @@ OUTAGE_AFTER = 0.25
 _SCRIPT_SUFFIX = re.compile(r"\s*script: \w+, on @user_script:\d+\.?\s*$")
 
 
-def one_line(exc: BaseException, limit: int = 300) -> str:
+def one_line(exc: BaseException, limit: int = 600) -> str:
     """``Type: message`` on one line, at most ``limit`` characters (Redis' ``script: <sha>``
     suffix dropped)."""
     text = _SCRIPT_SUFFIX.sub("", " ".join(str(exc).split()))
@@ -61,6 +61,22 @@ def is_connection_error(exc: BaseException) -> bool:
 def is_wrong_type(exc: BaseException) -> bool:
     """Whether ``exc`` is Redis refusing a command on a key of the wrong type."""
     return "WRONGTYPE" in str(exc)
+
+
+async def cancel_and_wait(*tasks: asyncio.Task[Any] | None, every: float = 0.5) -> None:
+    """Cancel ``tasks`` and wait until each has ended, cancelling again any that goes on.
+
+    A cancellation can be lost inside a library (redis-py's asyncio client drops one that
+    arrives while it connects), so one ``cancel()`` is not enough to stop a loop for sure.
+    """
+    pending = {t for t in tasks if t is not None and not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=every)
+    for ended in tasks:
+        if ended is not None and not ended.cancelled():
+            ended.exception()  # retrieved: never "exception was never retrieved"
 
 
 class Backoff:
@@ -299,10 +315,7 @@ class SurvivingLoop:
     async def stop(self) -> None:
         """Stop the loop and wait for it to end."""
         task, self.task = self.task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     async def run(self) -> None:
         """The loop itself (``start()`` runs it as a task)."""

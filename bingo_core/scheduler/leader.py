@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 
 from ..broker.schedstate import SchedState
-from ..loops import MAX_DELAY, Guard, one_line, redis_outage
+from ..loops import MAX_DELAY, Guard, cancel_and_wait, one_line, redis_outage
 
 log = logging.getLogger("bingo.scheduler")
 
@@ -50,7 +50,10 @@ class LeaderLease:
         # line saying so waits for the next acquisition attempt, which tells the rest.
         self._previous: int | None = None
         self._why = ""
-        self._pending: int | None = None  # a lease granted by an answer that came too late
+        # A lease granted by an answer that came too late to trust, and whether it was
+        # this daemon's old lease renewed (else a new acquisition).
+        self._pending: tuple[int, bool] | None = None
+        self._epoch_replaced = False  # the epoch key held the wrong type and was renamed
         self._guard = Guard(
             "scheduler lease",
             log,
@@ -78,10 +81,7 @@ class LeaderLease:
     async def stop(self) -> None:
         """Stop the loop and release the lease when held."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         token = self.token
         if token is not None:
             self._set(None)
@@ -117,6 +117,7 @@ class LeaderLease:
         """Say that this daemon leads with ``token``: how it came back, when it had lost
         the lease (``renewed``: its old lease was still in Redis)."""
         previous, self._previous = self._previous, None
+        replaced, self._epoch_replaced = self._epoch_replaced, False
         if previous is None:
             log.info("scheduler leader: %s (token %d)", self.daemon_id, token)
         elif renewed:
@@ -124,6 +125,15 @@ class LeaderLease:
                 "scheduler lease of %s was still valid in Redis (token %d); it leads again",
                 self.daemon_id,
                 token,
+            )
+        elif token <= previous and replaced:
+            log.warning(
+                "scheduler lease of %s was lost: the fencing epoch key held the wrong type "
+                "and was renamed aside, so the epoch started again at %d (it was %d); it "
+                "leads again",
+                self.daemon_id,
+                token,
+                previous,
             )
         elif token <= previous:
             log.warning(
@@ -141,6 +151,11 @@ class LeaderLease:
                 token,
             )
 
+    def key_renamed(self, exc: BaseException) -> None:
+        """A scheduler script renamed keys of the wrong type aside (``exc`` says which)."""
+        if ":epoch (" in str(exc):
+            self._epoch_replaced = True
+
     def _taken(self) -> None:
         if self._previous is not None:
             log.warning(
@@ -155,7 +170,7 @@ class LeaderLease:
         answer came too late to trust (then confirm it with a renewal at once)."""
         self._guard.ok()  # "Redis reachable again" before what the lease did
         if time.monotonic() >= sent + self.ttl * TRUST:
-            self._pending = token
+            self._pending = (token, renewed)
             return MIN_RETRY
         self._pending = None
         self._valid_until = sent + self.ttl * TRUST
@@ -172,10 +187,10 @@ class LeaderLease:
         if token is None:
             # A lease this daemon held may still be its own in Redis: renew that first,
             # so that what happened to it can be told apart from Redis losing its data.
-            held = self._pending if self._pending is not None else self._previous
+            pending, self._pending = self._pending, None
+            held, renewed = pending if pending is not None else (self._previous, True)
             if held is not None and await self.state.renew(held, self.ttl):
-                return self._lead(held, sent, renewed=True)
-            self._pending = None
+                return self._lead(held, sent, renewed=renewed)
             ok, value = await self.state.acquire(self.ttl)
             if not ok:
                 if value != -2:  # another daemon's id is in the key
@@ -204,6 +219,7 @@ class LeaderLease:
                 raise
             except Exception as exc:
                 delay = guard.failed(exc)
+                self.key_renamed(exc)
             else:
                 guard.ok()
             if self.token is not None and not self.is_leader:

@@ -8,7 +8,6 @@ each ``(entry, fire time)`` is enqueued at most once (see :mod:`.ticker`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..broker.schedstate import SchedState
 from ..errors import BingoError
-from ..loops import Idle, SurvivingLoop, one_line, redis_outage
+from ..loops import Idle, SurvivingLoop, cancel_and_wait, one_line, redis_outage
 from ..registry import Registry, ScheduleEntry
 from .leader import LeaderLease
 from .sync import StoreTrouble
@@ -196,10 +195,7 @@ class SchedulerService:
         """Stop the sync, the tick loop and the lease (released so another daemon takes
         over at once)."""
         await self._status.stop()
-        if self._sync_starter is not None:
-            self._sync_starter.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sync_starter
+        await cancel_and_wait(self._sync_starter)
         if self.sync is not None:
             await self.sync.stop()
         await self.ticker.stop()

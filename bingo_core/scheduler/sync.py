@@ -28,7 +28,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import PayloadError, ServiceUnavailable, UsageError
-from ..loops import Guard
+from ..loops import Guard, cancel_and_wait
 from ..registry import Registry, ScheduleEntry
 from .entries import CompiledEntry, compile_entry
 
@@ -459,14 +459,7 @@ class CrontabSync:
     async def stop(self) -> None:
         """Stop the loop and wait for it to end."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            if not task.cancelled():
-                raise
+        await cancel_and_wait(task)
 
     def trigger(self) -> None:
         """Run a round now (safe from a signal handler or another thread)."""

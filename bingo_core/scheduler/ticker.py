@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ..broker import CONNECTION_ERRORS
 from ..broker.schedstate import Published, Record, SchedState
 from ..client import Template, Tick, TickResult
-from ..loops import Faults, Guard, one_line, redis_outage
+from ..loops import Faults, Guard, cancel_and_wait, one_line, redis_outage
 from .leader import LeaderLease
 from .timing import describe, next_fire
 
@@ -196,13 +196,7 @@ class Ticker:
     async def stop(self) -> None:
         """Stop the tick loop (a batch being enqueued is cancelled with it)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                if not task.cancelled():
-                    raise
+        await cancel_and_wait(task)
         self._disarm()
 
     async def run(self) -> None:
@@ -217,6 +211,7 @@ class Ticker:
                 raise
             except Exception as exc:
                 delay = guard.failed(exc)
+                self.lease.key_renamed(exc)
                 self._disarm(quiet=True)  # arm again, from the cursors in Redis
                 await asyncio.sleep(delay)
             else:

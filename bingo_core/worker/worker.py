@@ -26,6 +26,7 @@ from ..loops import (
     FIRST_DELAY,
     Faults,
     Guard,
+    cancel_and_wait,
     is_connection_error,
     is_wrong_type,
     one_line,
@@ -154,9 +155,7 @@ class Worker:
     async def shutdown(self) -> None:
         """Stop fetching, let active tasks finish up to ``shutdownTimeout``, requeue the rest."""
         self._stopping = True
-        if self._fetcher is not None:
-            self._fetcher.cancel()
-            await asyncio.gather(self._fetcher, return_exceptions=True)
+        await cancel_and_wait(self._fetcher)
         running = [r.task for r in self.active.values() if r.task is not None]
         if running:
             log.info(
@@ -168,13 +167,9 @@ class Worker:
         left = list(self.active.items())
         for _, r in left:
             r.ctx.cancel()
-            if r.task is not None:
-                r.task.cancel()
-        await asyncio.gather(*(r.task for _, r in left if r.task), return_exceptions=True)
-        flushing = self._flushing
-        if flushing is not None:  # a flush backing off: take over its acks now
-            flushing.cancel()
-            await asyncio.gather(flushing, return_exceptions=True)
+        await cancel_and_wait(*(r.task for _, r in left))
+        # A flush backing off: take over its acks now.
+        await cancel_and_wait(self._flushing)
         await self._flush_acks()
         by_queue: dict[str, list[str]] = {}
         for task_id, r in left:
