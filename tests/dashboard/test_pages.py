@@ -281,3 +281,18 @@ def test_no_page_links_outside_the_dashboard(app: App, admin: Any) -> None:
     html = admin.get("/queue").text
     for href in re.findall(r'href="([^"]+)"', html):
         assert href.startswith("/queue") or href.startswith("data:"), href
+
+
+def test_the_sampler_notes_since_when_the_leader_leads(app: App, admin: Any) -> None:
+    from .helpers import asyncio_run_sampler
+
+    publish_entries(app, [ENTRY])
+    assert admin.get("/queue/api/schedules").json()["leader"]["since"] is None
+    before = time.time()
+    asyncio_run_sampler(app)
+    asyncio_run_sampler(app)  # a second look keeps the first "since"
+    leader = admin.get("/queue/api/schedules").json()["leader"]
+    assert leader["id"] == "leader-host:77:aa" and before - 1 <= leader["since"] <= time.time()
+    assert "since" in admin.get("/queue/schedules").text
+    roles = admin.get("/queue/api/servers").json()["servers"]
+    assert roles == [] or all("scheduler leader" not in s["roles"] for s in roles)

@@ -43,6 +43,7 @@ def next_fires(spec: str, zone: str, n: int = NEXT, after: float | None = None) 
 
 def _decorate(dash: Dash, entry: dict[str, Any]) -> dict[str, Any]:
     zone = entry.get("timezone") or dash.settings.server.timezone
+    entry["timezone"] = entry.get("timezone") or "-"  # @every entries have none
     entry["next_fires"] = next_fires(str(entry.get("spec", "")), str(zone))
     entry["url"] = dash.url("/schedules/entry", key=entry["key"])
     queue = entry.get("queue") or "default"

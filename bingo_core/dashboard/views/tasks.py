@@ -49,6 +49,11 @@ def task_dict(info: TaskInfo, cancel: dict[str, float] | None = None) -> dict[st
     return out
 
 
+def _other(info: TaskInfo, state: str) -> str:
+    """The task's state when it is not the page's (a search by id finds any state)."""
+    return info.state if info.state != state else ""
+
+
 def _compact(value: Any, limit: int = 160) -> str:
     import json
 
@@ -101,7 +106,7 @@ def task_list(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
         "limit": limit,
         "has_prev": offset > 0 and search is None,
         "has_next": offset + limit < total and search is None,
-        "tasks": [task_dict(t, cancel) for t in infos],
+        "tasks": [{**task_dict(t, cancel), "other_state": _other(t, state)} for t in infos],
         "search": search,
         "actions": list(ACTIONS_BY_STATE[state]),
         "bulk_actions": [a for a in ACTIONS_BY_STATE[state] if a in BULK_ACTIONS],
