@@ -7,6 +7,7 @@ one Lua script (see :mod:`.scripts`); the reads are in :mod:`.reader`.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -244,6 +245,22 @@ class Broker(_Base):
         self._known_queues.discard(queue)
         return total
 
+    # -- the dashboard's actions ----------------------------------------------------------
+    def task_move_many(self, queue: str, ids: Sequence[str], action: str) -> list[int]:
+        """``action`` ("run", "archive", "delete") on many tasks of ``queue``, in calls
+        of :data:`~.scripts.MOVE_CHUNK` ids; one ``task_move`` code per id."""
+        codes: list[int] = []
+        for start in range(0, len(ids), scripts.MOVE_CHUNK):
+            part = ids[start : start + scripts.MOVE_CHUNK]
+            call = scripts.task_move_many(self.q(queue), part, action, time.time())
+            codes += [int(c) for c in self._call(call)]
+        return codes
+
+    def task_cancel(self, queue: str, task_id: str) -> int:
+        """Ask the worker running ``task_id`` to cancel it: 1 asked, 0 no such task,
+        -1 not active."""
+        return int(self._call(scripts.task_cancel(self.q(queue), task_id, time.time())))
+
 
 class AsyncBroker(_Base):
     """asyncio broker (worker, scheduler)."""
@@ -377,6 +394,70 @@ class AsyncBroker(_Base):
 
     async def mark_done(self, queue: str, task_id: str, ttl: float) -> None:
         await self.redis.set(self.q(queue).done(task_id), "1", px=max(1, int(ttl * 1000)))
+
+    # -- the dashboard's sampler ----------------------------------------------------------
+    async def queue_sizes(self) -> dict[str, dict[str, int]]:
+        """Every known queue's count per state (``LLEN``/``ZCARD``; one round trip)."""
+        names = sorted(_s(q) for q in await self.redis.smembers(self.keys.queues))
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in names:
+            q = self.q(queue)
+            pipe.llen(q.pending)
+            for state in STATES[1:]:
+                pipe.zcard(q.by_state(state))
+        res = await pipe.execute(raise_on_error=False)
+        out: dict[str, dict[str, int]] = {}
+        n = len(STATES)
+        for i, queue in enumerate(names):
+            values = res[i * n : (i + 1) * n]
+            out[queue] = {
+                state: (0 if isinstance(v, Exception) else int(v))
+                for state, v in zip(STATES, values, strict=True)
+            }
+        return out
+
+    async def record_sample(self, sample: str, now: float, gap: float, keep: int) -> bool:
+        """Append one queue size sample unless one was taken less than ``gap`` s ago."""
+        call = scripts.sample_record(self.keys.samples, now, gap, keep, sample)
+        return bool(await self.run(call))
+
+    async def note_leader(self, now: float) -> str | None:
+        """Note since when the current scheduler leader holds the lease (JSON or None)."""
+        value = await self.run(scripts.leader_seen(self.keys.scheduler, now))
+        return None if not value else _s(value)
+
+    async def keep_servers(self, now: float, keep: float, own: dict[str, str]) -> None:
+        """Copy the live servers' heartbeat records (and ``own``: id -> JSON record of
+        this process) into the kept records, and drop those older than ``keep`` s."""
+        live = await self.redis.zrangebyscore(self.keys.servers, now, "+inf")
+        copies: dict[str, str] = dict(own)
+        if live:
+            pipe = self.redis.pipeline(transaction=False)  # a cluster pipeline splits MGET
+            pipe.mget([self.keys.server(_s(i)) for i in live])
+            (records,) = await pipe.execute()
+            for server_id, record in zip(live, records, strict=True):
+                if record:
+                    copies[_s(server_id)] = _s(record)
+        kept = await self.redis.hgetall(self.keys.servers_seen)
+        stale = []
+        for server_id, record in kept.items():
+            try:
+                at = float(json.loads(record).get("at") or 0)
+            except (ValueError, TypeError, AttributeError):
+                at = 0.0
+            if at < now - keep and _s(server_id) not in copies:
+                stale.append(server_id)
+        pipe = self.redis.pipeline(transaction=False)
+        if copies:
+            pipe.hset(self.keys.servers_seen, mapping=copies)
+        if stale:
+            pipe.hdel(self.keys.servers_seen, *stale)
+        pipe.expire(self.keys.servers_seen, int(keep * 2) + 60)
+        await pipe.execute()
+
+    async def forget_server(self, server_id: str) -> None:
+        """Drop a kept server record (a process that stopped and has nothing to show)."""
+        await self.redis.hdel(self.keys.servers_seen, server_id)
 
 
 __all__ = [
