@@ -455,6 +455,27 @@ class AsyncBroker(_Base):
         pipe.expire(self.keys.servers_seen, int(keep * 2) + 60)
         await pipe.execute()
 
+    async def cancel_requests(self, held: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Of the tasks a worker holds (queue -> ids), those whose cancel was asked from the
+        dashboard (queue -> ids); one round trip. For the worker's heartbeat."""
+        queues = [q for q, ids in held.items() if ids]
+        if not queues:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in queues:
+            pipe.zmscore(self.q(queue).cancel, held[queue])
+        out: dict[str, list[str]] = {}
+        for queue, scores in zip(queues, await pipe.execute(), strict=True):
+            asked = [i for i, s in zip(held[queue], scores, strict=True) if s is not None]
+            if asked:
+                out[queue] = asked
+        return out
+
+    async def clear_cancel(self, queue: str, ids: Sequence[str]) -> None:
+        """Drop the cancel requests of tasks the worker has acted on."""
+        if ids:
+            await self.redis.zrem(self.q(queue).cancel, *ids)
+
     async def forget_server(self, server_id: str) -> None:
         """Drop a kept server record (a process that stopped and has nothing to show)."""
         await self.redis.hdel(self.keys.servers_seen, server_id)

@@ -254,3 +254,23 @@ def test_no_dashboard_and_a_refused_key_leave_the_worker_running(
         assert daemon.stop() == 0
     finally:
         daemon.close()
+
+
+def test_the_worker_can_read_and_clear_cancel_requests(app: App) -> None:
+    from .helpers import lease, run_async
+
+    app.client.enqueue_many([("demo:free", {}) for _ in range(3)])
+    held = lease(app, n=3)
+    app.inspector.cancel(held[1], "default")
+
+    async def run() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+        broker = app.async_broker()
+        try:
+            asked = await broker.cancel_requests({"default": held, "other": []})
+            await broker.clear_cancel("default", asked["default"])
+            return asked, await broker.cancel_requests({"default": held})
+        finally:
+            await broker.close()
+            app._async_broker = None
+
+    assert run_async(run) == ({"default": [held[1]]}, {})
