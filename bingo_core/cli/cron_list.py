@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, tzinfo
-from typing import TypeAlias
+from typing import Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .common import App, print_json, print_table
@@ -48,17 +48,25 @@ def add_list_parser(cron_subparsers: _SubParsers) -> None:
     parser.set_defaults(func=_list)
 
 
-def _zone(name: str) -> tzinfo:
+def _zone(name: Any) -> tzinfo:
     try:
         return ZoneInfo(name) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
         return UTC
 
 
-def _when(epoch: float | None, zone: tzinfo) -> str:
-    if epoch is None:
+def _when(epoch: Any, zone: tzinfo) -> str:
+    if not isinstance(epoch, int | float) or isinstance(epoch, bool):
         return "-"
-    return datetime.fromtimestamp(epoch, zone).isoformat(sep=" ", timespec="seconds")
+    try:
+        return datetime.fromtimestamp(epoch, zone).isoformat(sep=" ", timespec="seconds")
+    except (OverflowError, OSError, ValueError):  # a time no calendar holds
+        return f"? ({epoch!r})"
+
+
+def _row_key(item: tuple[Any, Any]) -> tuple[int, str]:
+    key = str(item[0])
+    return (int(key), "") if key.isdigit() else (1 << 62, key)
 
 
 def _list(app: App) -> int:
@@ -77,7 +85,7 @@ def _list(app: App) -> int:
                 e.get("source", "?"),
                 e.get("name", "?"),
                 e.get("spec", "?"),
-                e.get("timezone") or "UTC",
+                str(e.get("timezone") or "UTC"),
                 e.get("type", "?"),
                 _when(e["next_fire"], zone),
                 _when(e["last_fire"], zone),
@@ -94,11 +102,14 @@ def _list(app: App) -> int:
         print(f"\nleader: {leader['id']} (token {leader['epoch']})")
     else:
         print("\nleader: none (no daemon runs the scheduler on this Redis)")
-    sync = data["sync"] or {}
+    # The sync status is JSON in Redis: anything of an unexpected shape is left out.
+    sync = data["sync"] if isinstance(data["sync"], dict) else {}
     if sync and not sync.get("db_ok", True):
         print(f"database: {sync.get('db_error') or 'not reachable'}")
-    for line in sync.get("static_errors", []):
+    static = sync.get("static_errors")
+    for line in static if isinstance(static, list) else []:
         print(f"skipped: {line}")
-    for row_id, error in sorted((sync.get("errors") or {}).items(), key=lambda i: int(i[0])):
+    errors = sync.get("errors")
+    for row_id, error in sorted((errors if isinstance(errors, dict) else {}).items(), key=_row_key):
         print(f"skipped: sys_crontab row {row_id}: {error}")
     return 0

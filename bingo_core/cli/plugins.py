@@ -24,6 +24,16 @@ def _options(tt: Any) -> dict[str, Any]:
     return out
 
 
+def _schema(tt: Any) -> dict[str, Any]:
+    """The payload's JSON schema; a model that cannot give one is shown with the reason
+    (a broken model must not hide the other plugins)."""
+    try:
+        schema: dict[str, Any] = tt.json_schema()
+    except Exception as exc:
+        return {"error": f"no JSON schema: {type(exc).__name__}: {exc}"}
+    return schema
+
+
 def collect(app: App) -> dict[str, Any]:
     """The data shown by the command (also used by the dashboard)."""
     registry = app.registry
@@ -44,7 +54,7 @@ def collect(app: App) -> dict[str, Any]:
                         "async": tt.is_async,
                         "description": tt.description,
                         "payload_model": tt.payload_model.__name__ if tt.payload_model else None,
-                        "payload_schema": tt.json_schema(),
+                        "payload_schema": _schema(tt),
                         "options": _options(tt),
                     }
                     for tt in registry.tasks.values()
@@ -78,6 +88,8 @@ def run(app: App) -> int:
                 f"max_retry={o['max_retry']} timeout={o['timeout']:g}s"
                 + ("  idempotent" if o["idempotent"] else "")
             )
+            if "error" in t["payload_schema"]:
+                print(f"      {t['payload_schema']['error']}")
             props = t["payload_schema"].get("properties", {})
             for field, schema in props.items():
                 kind = schema.get("type", schema.get("anyOf", "?"))

@@ -1,4 +1,8 @@
-"""``bingo-scheduler tasks list|show|retry|delete|archive``."""
+"""``bingo-scheduler tasks list|show|retry|delete|archive``.
+
+A task key of the wrong type in Redis is listed and shown as malformed (naming the key);
+it can be deleted, or archived (its value kept under ``P:{q}:malformed:<id>``), not run.
+"""
 
 from __future__ import annotations
 
@@ -94,21 +98,31 @@ def run_show(app: App) -> int:
 
 
 def run_action(app: App) -> int:
+    from ..broker import STATES
     from ..errors import UsageError
 
     a = app.args
-    inspector = _inspector(app)
+    # Bad input is refused before Redis is asked (exit 2 even when it is down).
     if a.all_state:
+        if a.all_state not in STATES:
+            raise UsageError(
+                f"tasks {a.action} --all {a.all_state!r}: unknown state (expected one of "
+                f"{', '.join(STATES)})"
+            )
         if not a.queue:
             raise UsageError(f"tasks {a.action} --all needs --queue")
+        if a.ids:
+            raise UsageError(f"tasks {a.action}: give task ids or --all STATE, not both")
+    elif not a.ids:
+        raise UsageError(f"tasks {a.action}: give task ids or --queue Q --all STATE")
+    inspector = _inspector(app)
+    if a.all_state:
         n = inspector.act_all(a.action, a.queue, a.all_state)
         if a.json:
             print_json({"action": a.action, "count": n})
         else:
             print(f"{a.action}: {n} task(s)")
         return 0
-    if not a.ids:
-        raise UsageError(f"tasks {a.action}: give task ids or --queue Q --all STATE")
     done = [inspector.act(a.action, task_id, a.queue) for task_id in a.ids]
     if a.json:
         print_json([{"id": t.id, "queue": t.queue, "action": a.action} for t in done])
