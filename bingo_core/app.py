@@ -130,7 +130,7 @@ class App:
         """The synchronous broker (client, CLI, inspector)."""
         from .broker import Broker
 
-        return Broker(self.settings.redis)
+        return Broker(self.settings.redis, zone=self.timezone)
 
     def async_broker(self) -> AsyncBroker:
         """The asyncio broker of this process (worker, scheduler), made on first use; it
@@ -138,7 +138,7 @@ class App:
         if self._async_broker is None:
             from .broker import AsyncBroker
 
-            self._async_broker = AsyncBroker(self.settings.redis)
+            self._async_broker = AsyncBroker(self.settings.redis, zone=self.timezone)
         return self._async_broker
 
     @cached_property

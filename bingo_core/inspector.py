@@ -147,7 +147,8 @@ class Inspector:
         self, day: str | None = None, queues: Iterable[str] | None = None
     ) -> list[dict[str, Any]]:
         """Per queue and task type: processed and failed attempts, duration sum, max,
-        p50 and p95 (from a histogram), for one UTC day (``YYYY-MM-DD``) or in total."""
+        p50 and p95 (from a histogram), for one day (``YYYY-MM-DD`` in the server's time
+        zone) or in total."""
         rows: list[dict[str, Any]] = []
         for q in list(queues) if queues else self.queues():
             rows += self.reader.task_stats(q, day)
@@ -195,10 +196,10 @@ class Inspector:
         return {"queues": rows, "totals": totals, "at": time.time()}
 
     def daily(self, days: int = 7, queues: Iterable[str] | None = None) -> dict[str, Any]:
-        """Processed and failed attempts per UTC day, the last ``days`` days (today last),
-        per queue and in total, from the daily counters."""
+        """Processed and failed attempts per day (in the server's time zone), the last
+        ``days`` days (today last), per queue and in total, from the daily counters."""
         days = max(1, min(int(days), 90))
-        today = datetime.now(UTC).date()
+        today = datetime.now(self.reader.zone or UTC).date()
         labels = [(today - timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
         per_queue: dict[str, dict[str, list[int]]] = {}
         total = {"processed": [0] * days, "failed": [0] * days}

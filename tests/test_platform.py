@@ -255,3 +255,22 @@ def test_queues_cli_lists_pauses_resumes_and_deletes(tmp_path: Path, redis_url: 
     assert json.loads(run("queues", "list", "--json").stdout) == []
     unknown = run("queues", "delete", "nope")
     assert unknown.returncode == 2 and "unknown queue 'nope'" in unknown.stderr
+
+
+def test_daily_figures_are_dated_in_the_server_zone(redis_url: str, sqlite_url: str) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    # UTC+14: the server's date is ahead of UTC's for ten hours of every UTC day.
+    app = make_app(redis_url, sqlite_url, **{"server.timezone": "Pacific/Kiritimati"})
+    try:
+        app.client.enqueue("p:result", {"n": 3})
+        asyncio.run(drain(app.settings, app.registry, app.manager))
+        day = datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
+        [row] = app.inspector.task_stats(day)
+        assert (row["type"], row["processed"], row["failed"]) == ("p:result", 1, 0)
+        stats = app.inspector.stats(["default"])[0]
+        assert stats["processed_today"] == 1
+        assert app.inspector.daily(1)["days"] == [day]
+    finally:
+        app.close()

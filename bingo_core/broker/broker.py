@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -54,8 +55,10 @@ def refusal(code: EnqueueCode, prepared: Prepared) -> UsageError:
 
 
 class _Base:
-    def __init__(self, cfg: RedisSettings, client: Any) -> None:
+    def __init__(self, cfg: RedisSettings, client: Any, zone: tzinfo | None = None) -> None:
         self.cfg = cfg
+        #: The zone whose dates name the daily counters (the server's; UTC when None).
+        self.zone = zone
         self.keys = Keys(cfg.prefix)
         self.redis = client
         self._scripts = {name: client.register_script(src) for name, src in scripts.SOURCES.items()}
@@ -94,11 +97,13 @@ class _Base:
 class Broker(_Base):
     """Synchronous broker (client, CLI, inspector)."""
 
-    def __init__(self, cfg: RedisSettings, client: Any | None = None) -> None:
-        super().__init__(cfg, client if client is not None else connection.make_sync(cfg))
+    def __init__(
+        self, cfg: RedisSettings, client: Any | None = None, *, zone: tzinfo | None = None
+    ) -> None:
+        super().__init__(cfg, client if client is not None else connection.make_sync(cfg), zone)
         self._stream_shas: dict[str, str] | None = None
         #: The read side on the same connection pool.
-        self.reader = Reader(cfg, self.redis)
+        self.reader = Reader(cfg, self.redis, zone)
 
     def _call(self, call: Call) -> Any:
         name, keys, args = call
@@ -265,8 +270,10 @@ class Broker(_Base):
 class AsyncBroker(_Base):
     """asyncio broker (worker, scheduler)."""
 
-    def __init__(self, cfg: RedisSettings, client: Any | None = None) -> None:
-        super().__init__(cfg, client if client is not None else connection.make_async(cfg))
+    def __init__(
+        self, cfg: RedisSettings, client: Any | None = None, *, zone: tzinfo | None = None
+    ) -> None:
+        super().__init__(cfg, client if client is not None else connection.make_async(cfg), zone)
         self._blocking: Any = None
         self._waiter: NotifyWaiter | None = None
 
@@ -307,7 +314,7 @@ class AsyncBroker(_Base):
         self, by_queue: dict[str, list[tuple[str, int, int, float, float, list[int]]]]
     ) -> None:
         """Add per type figures to each queue's daily and total statistics."""
-        day = scripts.today()
+        day = scripts.today(self.zone)
         pipe = self.redis.pipeline(transaction=False)
         for queue, rows in by_queue.items():
             name, keys, args = scripts.stats_record(self.q(queue), day, rows)
@@ -328,18 +335,28 @@ class AsyncBroker(_Base):
         return _s(out[0]), out[1:]
 
     async def ack(self, queue: str, items: list[AckItem], worker: str) -> list[str]:
-        lost = await self.run(scripts.ack(self.q(queue), items, worker, time.time()))
+        call = scripts.ack(self.q(queue), items, worker, time.time(), scripts.today(self.zone))
+        lost = await self.run(call)
         return [_s(x) for x in lost]
 
     async def retry(self, queue: str, task_id: str, worker: str, at: float, error: str) -> bool:
-        call = scripts.retry(self.q(queue), task_id, worker, at, error, time.time())
+        call = scripts.retry(
+            self.q(queue), task_id, worker, at, error, time.time(), scripts.today(self.zone)
+        )
         return bool(await self.run(call))
 
     async def archive(
         self, queue: str, task_id: str, worker: str, error: str, max_size: int, max_age: float
     ) -> bool:
         call = scripts.archive(
-            self.q(queue), task_id, worker, error, time.time(), max_size, max_age
+            self.q(queue),
+            task_id,
+            worker,
+            error,
+            time.time(),
+            max_size,
+            max_age,
+            scripts.today(self.zone),
         )
         return bool(await self.run(call))
 

@@ -78,7 +78,7 @@ class QueueKeys:
         return f"{self.base}:failed:{day}"
 
     def stats_on(self, day: str) -> str:
-        """Per task type statistics of one UTC day (hash)."""
+        """Per task type statistics of one day in the server's time zone (hash)."""
         return f"{self.base}:stats:{day}"
 
     @cached_property

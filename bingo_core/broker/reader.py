@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
+from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 import redis.exceptions as rexc
@@ -51,10 +52,12 @@ def _int(value: Any) -> int:
 class Reader:
     """Read-only access to Bingo's keys through a synchronous redis-py client."""
 
-    def __init__(self, cfg: RedisSettings, client: Any) -> None:
+    def __init__(self, cfg: RedisSettings, client: Any, zone: tzinfo | None = None) -> None:
         self.cfg = cfg
         self.redis = client
         self.keys = Keys(cfg.prefix)
+        #: The zone whose dates name the daily counters (the server's; UTC when None).
+        self.zone = zone
 
     def q(self, queue: str) -> QueueKeys:
         return self.keys.queue(queue)
@@ -81,7 +84,7 @@ class Reader:
     def queue_stats(self, queue: str) -> dict[str, Any]:
         """Counts per state, totals and today's counters, latency, paused flag."""
         q = self.q(queue)
-        day = today()
+        day = today(self.zone)
         pipe = self._pipe()
         pipe.llen(q.pending)
         for state in STATES[1:]:
@@ -124,7 +127,8 @@ class Reader:
         }
 
     def task_stats(self, queue: str, day: str | None = None) -> list[dict[str, Any]]:
-        """Per task type figures of ``queue`` for one UTC day (``YYYY-MM-DD``) or, with no
+        """Per task type figures of ``queue`` for one day (``YYYY-MM-DD`` in the server's
+        time zone) or, with no
         day, in total: processed, failed, duration sum/max and histogram, p50 and p95."""
         q = self.q(queue)
         key = q.stats_on(day) if day else q.stats_total
@@ -313,7 +317,8 @@ class Reader:
 
     # -- the dashboard's reads ------------------------------------------------------------
     def daily_counts(self, queue: str, days: Sequence[str]) -> list[tuple[int, int]]:
-        """``(processed, failed)`` of ``queue`` on each UTC day of ``days`` (0 when none)."""
+        """``(processed, failed)`` of ``queue`` on each day of ``days`` (dates in the
+        server's time zone; 0 when none)."""
         q = self.q(queue)
         if not days:
             return []

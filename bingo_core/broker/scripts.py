@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from importlib import resources
 from typing import Any
 
@@ -71,16 +72,21 @@ def load_sources() -> dict[str, str]:
 SOURCES = load_sources()
 Call = tuple[str, list[str], list[Any]]
 
-_day_cache: list[Any] = [0, ""]
+_day_cache: dict[Any, tuple[int, str]] = {}
 
 
-def today() -> str:
-    """The UTC date used in the daily counter keys (cached per second)."""
+def today(zone: tzinfo | None = None) -> str:
+    """The date (``YYYY-MM-DD``) in ``zone`` (UTC when None) used in the daily counter and
+    statistics keys; cached per second."""
     now = int(time.time())
-    if _day_cache[0] != now:
-        _day_cache[0] = now
-        _day_cache[1] = time.strftime("%Y-%m-%d", time.gmtime(now))
-    return str(_day_cache[1])
+    cached = _day_cache.get(zone)
+    if cached is None or cached[0] != now:
+        if zone is None:
+            day = time.strftime("%Y-%m-%d", time.gmtime(now))
+        else:
+            day = datetime.fromtimestamp(now, zone).strftime("%Y-%m-%d")
+        cached = _day_cache[zone] = (now, day)
+    return cached[1]
 
 
 @dataclass(slots=True)
@@ -149,8 +155,10 @@ def fetch(q: QueueKeys, n: int, now: float, lease_until: float, worker: str) -> 
 AckItem = tuple[str, float, str, str]
 
 
-def ack(q: QueueKeys, items: Iterable[AckItem], worker: str, now: float) -> Call:
-    keys = [q.lease, q.completed, q.processed, q.processed_on(today()), q.task_prefix]
+def ack(
+    q: QueueKeys, items: Iterable[AckItem], worker: str, now: float, day: str | None = None
+) -> Call:
+    keys = [q.lease, q.completed, q.processed, q.processed_on(day or today()), q.task_prefix]
     plain: list[Any] = []
     other: list[Any] = []
     for task_id, retention, unique, result in items:
@@ -166,8 +174,8 @@ def ack(q: QueueKeys, items: Iterable[AckItem], worker: str, now: float) -> Call
     return "ack", keys, args
 
 
-def _fail_keys(q: QueueKeys, target: str) -> list[str]:
-    day = today()
+def _fail_keys(q: QueueKeys, target: str, day: str | None = None) -> list[str]:
+    day = day or today()
     return [
         q.lease,
         target,
@@ -179,8 +187,16 @@ def _fail_keys(q: QueueKeys, target: str) -> list[str]:
     ]
 
 
-def retry(q: QueueKeys, task_id: str, worker: str, at: float, error: str, now: float) -> Call:
-    return "retry", _fail_keys(q, q.retry), [task_id, worker, at, error, now, DAY_TTL]
+def retry(
+    q: QueueKeys,
+    task_id: str,
+    worker: str,
+    at: float,
+    error: str,
+    now: float,
+    day: str | None = None,
+) -> Call:
+    return "retry", _fail_keys(q, q.retry, day), [task_id, worker, at, error, now, DAY_TTL]
 
 
 def archive(
@@ -191,10 +207,11 @@ def archive(
     now: float,
     max_size: int,
     max_age: float,
+    day: str | None = None,
 ) -> Call:
     return (
         "archive",
-        _fail_keys(q, q.archived),
+        _fail_keys(q, q.archived, day),
         [task_id, worker, error, now, max_size, now - max_age, DAY_TTL],
     )
 

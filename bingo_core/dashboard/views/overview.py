@@ -76,7 +76,7 @@ def samples(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_stats(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
-    """Per queue and type: processed, failed, durations (for a UTC day or in total)."""
+    """Per queue and type: processed, failed, durations (for a day in the server's time zone, or in total)."""
     day = args.get("day") or None
     if day is not None and not _is_day(day):
         raise ApiError(400, f"day: expected YYYY-MM-DD, got {day[:20]!r}", "day")
@@ -151,7 +151,7 @@ def endpoints() -> list[Endpoint]:
             "GET",
             "/daily",
             daily,
-            "Processed and failed attempts per UTC day",
+            "Processed and failed attempts per day",
             [DAYS, OPT_QUEUE],
             tag="queues",
         ),
