@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,9 +53,15 @@ class StoreTrouble:
     """A database that cannot be used, said once when it starts, again at most every
     :data:`REPEAT_EVERY` seconds (or when the reason changes), and its return once."""
 
-    def __init__(self, logger: logging.Logger = log, repeat_every: float = REPEAT_EVERY) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger = log,
+        repeat_every: float = REPEAT_EVERY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.log = logger
         self.repeat_every = repeat_every
+        self.clock = clock
         self.since: float | None = None  # time.monotonic() of the first failure
         self.reason: str | None = None
         self._said = 0.0
@@ -66,7 +73,7 @@ class StoreTrouble:
 
     def failed(self, reason: str, consequence: str) -> None:
         """An attempt failed with ``reason`` (one line); ``consequence`` says what goes on."""
-        now = time.monotonic()
+        now = self.clock()
         first = self.since is None
         if self.since is None:
             self.since = now
@@ -79,7 +86,7 @@ class StoreTrouble:
     def ok(self, what: str) -> None:
         """An attempt worked: log ``what`` is back when it was failing."""
         if self.since is not None:
-            self.log.info("%s (after %.0fs)", what, time.monotonic() - self.since)
+            self.log.info("%s (after %.0fs)", what, self.clock() - self.since)
         self.since = None
         self.reason = None
 

@@ -371,7 +371,6 @@ def test_one_line_and_the_documented_exit_code(
     config.write_text(json.dumps(data))  # JSON is YAML
 
     proc = run(case, config)
-    print(f"\n[{case.name}] exit {proc.returncode} ({elapsed(proc)}): {proc.stderr.strip()}")
 
     lines = proc.stderr.splitlines()
     assert proc.returncode == case.code, proc.stderr

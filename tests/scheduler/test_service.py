@@ -432,3 +432,29 @@ def cli(config: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [BIN, "-c", config, *args], capture_output=True, text=True, timeout=60, env=env
     )
+
+
+@sync
+async def test_a_store_whose_driver_is_missing_is_one_line_and_the_static_entries_fire(
+    tmp_path: Path,
+    redis_url: str,
+    registry: Registry,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bingo")
+    url = "mysql+mysqldb://root:S3cret-driver@127.0.0.1:3306/bingo"
+    settings = make_settings(tmp_path, redis_url, database_url=url, syncInterval="200ms")
+    service = await start(settings, registry)
+    try:
+        await wait_until(lambda: service.ticker.fired >= 2, 4, "two ticks")
+        await wait_until(lambda: redis_client.exists(KEYS.scheduler.sync) == 1, 4, "sync status")
+        status = json.loads(redis_client.get(KEYS.scheduler.sync) or "{}")
+    finally:
+        await stop(service)
+    said = [r.getMessage() for r in caplog.records if "cannot load the driver" in r.getMessage()]
+    assert len(said) == 1, said  # tried every 200 ms, said once (then once a minute)
+    assert said[0].startswith("sys_crontab sync: database.url 'mysql+mysqldb://root:***@")
+    assert "the static entries fire" in said[0] and "S3cret-driver" not in caplog.text
+    assert status["db_ok"] is False and "cannot load the driver" in status["db_error"]
+    assert service.sync is None

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from bingo_core.registry import Registry, TaskRegister
 from bingo_core.scheduler.entries import CompiledEntry
-from bingo_core.scheduler.sync import CrontabSync, EntryTarget
+from bingo_core.scheduler.sync import CrontabSync, EntryTarget, StoreTrouble
 from bingo_core.store import Store
 
 SEED_INSERT = """
@@ -510,3 +510,38 @@ def test_every_row_is_read_again_after_full_read_every(
 async def wait_for(condition: Any) -> None:
     while not condition():
         await asyncio.sleep(0.01)
+
+
+def test_a_database_that_stays_down_is_said_again_at_most_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="bingo.sync")
+    now = [1000.0]
+    trouble = StoreTrouble(clock=lambda: now[0])
+    for _ in range(130):  # a round every second for 130 s
+        trouble.failed("database at x is not reachable: down", "keeping the last 3 running")
+        now[0] += 1
+    said = sync_messages(caplog)
+    assert said == [
+        "database at x is not reachable: down; keeping the last 3 running",
+        "database at x is not reachable: down (for 60s now); keeping the last 3 running",
+        "database at x is not reachable: down (for 120s now); keeping the last 3 running",
+    ]
+    trouble.failed("database at x is not reachable: access denied", "keeping the last 3 running")
+    assert len(sync_messages(caplog)) == 4  # a new reason is said at once
+    trouble.ok("database reachable again: x")
+    trouble.ok("database reachable again: x")
+    assert sync_messages(caplog)[4:] == ["database reachable again: x (after 130s)"]
+    assert not trouble.down
+
+
+def test_the_sync_says_a_database_down_once_per_minute_in_its_rounds(
+    tmp_path: Path, target: RecordingTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bingo.sync")
+    with Store(f"sqlite:///{tmp_path / 'missing' / 'no-table.db'}") as store:
+        sync = make_sync(store, target)
+        for _ in range(5):
+            assert sync.sync_once().db_ok is False
+    said = [m for m in sync_messages(caplog) if "not reachable" in m]
+    assert len(said) == 1 and "sys_crontab sync retries every" in said[0]
