@@ -1,0 +1,330 @@
+"""One test per defect the property tests of this folder found, on its smallest input.
+
+Each test names the file the defect is in and what a fix looks like; it fails until the
+defect is fixed, and then keeps it fixed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fuzz_support import check_error, check_outcome, leaked, only_bingo_errors, run_main, write_yaml
+from pydantic import BaseModel
+
+import bingo_core as bingo
+from bingo_core.app import App
+from bingo_core.config import load_settings
+from bingo_core.errors import ConfigError
+from bingo_core.scheduler.cron import parse_spec
+
+# -- config (bingo_core/config/) -------------------------------------------------------------
+
+
+def test_unknown_key_holding_a_newline_is_named_on_one_line(tmp_path: Path) -> None:
+    # loader._unknown shows the key as written: a YAML key "a\nb" makes the message two
+    # lines. Show keys that are not printable words with repr().
+    config = write_yaml(tmp_path / "bingo.yaml", {"server": {"a\nb": 1}})
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config, env={})
+    check_error(raised.value)
+
+
+def test_url_password_with_a_space_is_masked_in_a_config_error(tmp_path: Path) -> None:
+    # settings.mask_secrets stops at whitespace, so a URL password with a space (or a
+    # quote) is shown whole when the URL is refused. Mask everything between "://" and the
+    # last "@" of a value that fails validation.
+    secret = "Zq pass 9"
+    config = write_yaml(tmp_path / "bingo.yaml", {"redis": {"url": f"redis://:{secret}@h:x"}})
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config, env={})
+    assert not leaked([str(raised.value)], [secret]), str(raised.value)
+
+
+# -- cron specs (bingo_core/scheduler/cron.py) -----------------------------------------------
+
+
+def test_every_next_fire_after_year_9999_is_a_cron_error() -> None:
+    # CronSchedule.next_after builds a datetime past year 9999 for @every: ValueError.
+    # Raise CronSpecError("no fire time before year 9999") as the cron fields do.
+    schedule = parse_spec("@every 1s")
+    with only_bingo_errors():
+        schedule.next_after(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC))
+
+
+def test_every_with_an_interval_beyond_any_date_is_refused() -> None:
+    # _every_seconds accepts 99999999999999999999s; next_after then raises OverflowError
+    # (compile_row accepts such a sys_crontab row too). Refuse intervals whose next fire
+    # is past the last year (say more than 1000 years) at parse time.
+    with only_bingo_errors():
+        parse_spec("@every 99999999999999999999s").next_after(datetime.now(UTC))
+
+
+@pytest.mark.parametrize("spec", ["0 2 * * *", "@every 1s"])
+@pytest.mark.parametrize("offset", [0, 5])
+def test_next_fire_after_year_1_is_a_time_or_a_cron_error(spec: str, offset: int) -> None:
+    # _Timeline._ensure scans the year before (year 0: date() raises ValueError), and
+    # @every converts a negative timestamp below year 1. Start the search at the first
+    # instant it can handle (or raise CronSpecError).
+    after = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=offset)))
+    with only_bingo_errors():
+        parse_spec(spec).next_after(after)
+
+
+def test_cron_next_after_year_9999_exits_2(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_main(capsys, ["cron", "next", "@every 1s", "--after", "9999-12-31T23:59:59+00:00"])
+    check_outcome(result)
+
+
+# -- the command line (bingo_core/cli/) -------------------------------------------------------
+
+
+def _config(cli_env: Path, redis_url: str) -> str:
+    return str(
+        write_yaml(
+            cli_env / "bingo.yaml",
+            {"redis": {"url": redis_url}, "database": {"url": f"sqlite:///{cli_env / 'b.db'}"}},
+        )
+    )
+
+
+@pytest.mark.parametrize("action", ["enable", "disable", "delete"])
+def test_cron_row_id_beyond_64_bits_is_bad_input(
+    cli_env: Path, redis_url: str, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    # cli/cron.py parses ID with type=int; SQLite then raises OverflowError (internal
+    # error). Give ID a type that refuses ids outside 1..2**63-1 (exit 2).
+    config = _config(cli_env, redis_url)
+    assert run_main(capsys, ["-c", config, "db", "init"]).code == 0
+    result = run_main(capsys, ["-c", config, "cron", action, "99999999999999999999"])
+    check_outcome(result)
+    assert result.code == 2, result
+
+
+def test_argument_error_is_one_line_whatever_the_argument_holds(
+    cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # cli/main.py _Parser.error prints argparse's message raw: "unrecognized arguments:"
+    # echoes the argument's newline (or \r, \x1e ...). Flatten it as _say() does.
+    result = run_main(capsys, ["plugins", "x\ny"])
+    check_outcome(result)
+
+
+@pytest.mark.parametrize("option", ["--limit", "--offset"])
+def test_tasks_list_page_beyond_redis_range_is_bad_input(
+    cli_env: Path, redis_url: str, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    # cli/tasks.py passes --limit/--offset to LRANGE unchecked: exit 1 with Redis's
+    # "value is not an integer or out of range" reported as a malformed key. Check the
+    # range at parse time (limit 1..10000, offset >= 0; exit 2).
+    config = _config(cli_env, redis_url)
+    result = run_main(capsys, ["-c", config, "tasks", "list", option, "99999999999999999999"])
+    check_outcome(result)
+    assert result.code == 2, result
+
+
+def test_queues_pause_refuses_an_empty_queue_name(
+    cli_env: Path, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # queues pause '' pauses a queue named '' (key bingo:{}:paused), a name enqueue and
+    # worker.queues refuse. Validate the name as options.normalize does.
+    result = run_main(capsys, ["-c", _config(cli_env, redis_url), "queues", "pause", ""])
+    check_outcome(result)
+    assert result.code == 2, result
+
+
+# -- task options and payloads (bingo_core/options.py, bingo_core/registry.py) ---------------
+
+
+class Numbers(BaseModel):
+    i: int = 0
+    f: float = 0.0
+
+
+RAN: list[str] = []
+
+
+async def record(ctx: bingo.TaskContext, payload: Any) -> None:
+    RAN.append(ctx.task_id)
+
+
+class Plugin:
+    @bingo.hookimpl
+    def bingo_register_tasks(self, register: Any) -> None:
+        register("f:numbers", record, payload=Numbers)
+        register("f:open", record)
+
+
+@pytest.fixture
+def app(bingo_app: Callable[..., App]) -> App:
+    return bingo_app(Plugin())
+
+
+def _keys(app: App) -> set[bytes]:
+    return set(app.broker.redis.keys("*"))
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        # options._duration: 1e300 s passes; enqueue.lua's SET PX then fails (ResponseError).
+        {"unique": 1e300},
+        # options._instant: a naive year-1 time read in local time gives ValueError.
+        {"deadline": "0001-01-01T00:00:00"},
+        {"process_at": datetime(1, 1, 1)},
+    ],
+)
+def test_options_beyond_what_redis_and_datetime_hold_are_option_errors(
+    app: App, options: dict[str, Any]
+) -> None:
+    # Bound every duration (e.g. at 100 years) and catch OverflowError/ValueError when an
+    # instant is converted, raising OptionError naming the option.
+    with only_bingo_errors():
+        app.client.enqueue("f:numbers", {}, **options)
+
+
+def test_infinite_float_in_a_payload_is_refused_or_runs(app: App) -> None:
+    # registry.TaskType.dump_payload: model_dump_json() writes inf/nan as null, so the
+    # worker's validation fails and the task is archived without running. Refuse
+    # non-finite floats at enqueue (PayloadError), e.g. re-validate the dumped JSON when it
+    # contains "null".
+    with only_bingo_errors() as raised:
+        info = app.client.enqueue("f:numbers", {"f": math.inf})
+    if raised:
+        return
+    from bingo_core.testing import drain
+
+    RAN.clear()
+    asyncio.run(drain(app=app, timeout=5))
+    assert info.id in RAN, app.inspector.find(info.id).error if info.id not in RAN else ""
+
+
+def test_nan_in_an_open_payload_is_not_written_as_json_nan(app: App) -> None:
+    # registry.TaskType.dump_payload: to_json() writes NaN, which is not JSON (the
+    # dashboard's JSON API and any other reader refuse the message). Refuse it
+    # (PayloadError), as a model-less payload must be a JSON object.
+    with only_bingo_errors() as raised:
+        info = app.client.enqueue("f:open", {"a": math.nan})
+    if raised:
+        return
+    raw = app.broker.redis.hget(f"bingo:{{{info.queue}}}:t:{info.id}", "msg")
+
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"message holds {name}: {raw!r}")
+
+    json.loads(raw, parse_constant=refuse)
+
+
+class Deep(dict[str, Any]):
+    def __init__(self, depth: int) -> None:
+        value: Any = 1
+        for _ in range(depth):
+            value = [value]
+        super().__init__(i=value)
+
+    def __repr__(self) -> str:
+        return "Deep()"
+
+
+@pytest.mark.parametrize("kind", ["deep", "cyclic"])
+def test_deep_or_cyclic_payload_is_a_payload_error(app: App, kind: str) -> None:
+    # registry.describe_validation_error shows the bad input with json.dumps(): a payload
+    # nested 1200 deep raises RecursionError, one that holds itself ValueError. Show it with
+    # a bounded reprlib.repr() (and catch what json.dumps raises).
+    payload: dict[str, Any] = Deep(1200) if kind == "deep" else {}
+    if kind == "cyclic":
+        payload["i"] = payload
+    with only_bingo_errors():
+        app.client.enqueue("f:numbers", payload)
+
+
+# -- Redis contents read by the inspector (bingo_core/message.py, broker/reader.py) ----------
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"msg": "{", "state": "pending", "retried": "nan"},  # int(float("nan"))
+        {"msg": "{", "state": "pending", "retried": "inf"},  # int(float("inf"))
+        {"msg": "{", "state": b"\xff"},  # _text() decodes UTF-8 strictly
+        {"msg": "{", "state": "pending", "result": b"\x80"},
+        {"msg": "{", "state": "pending", "error": b"\x80", "worker": b"\xfe"},
+    ],
+)
+def test_inspector_reads_a_task_hash_holding_garbage(app: App, fields: dict[str, Any]) -> None:
+    # TaskInfo.from_hash: int(_num(...)) of NaN/inf raises; _text() raises on bytes that
+    # are not UTF-8. Treat non-finite numbers as missing and decode with errors="replace".
+    client = redis.Redis.from_url(app.settings.redis.url)
+    client.sadd("bingo:queues", "default")
+    client.hset("bingo:{default}:t:g1", mapping=fields)
+    client.lpush("bingo:{default}:pending", "g1")
+    client.close()
+    with only_bingo_errors():
+        app.inspector.tasks("default", "pending")
+    with only_bingo_errors():
+        app.inspector.find("g1")
+
+
+def test_inspector_lists_queues_when_a_name_is_not_utf8(app: App) -> None:
+    # broker/reader.py Reader.queues decodes each member strictly (UnicodeDecodeError), so
+    # stats, the CLI and the dashboard all fail on one bad member of bingo:queues. Skip
+    # (or show escaped) names that are not UTF-8.
+    client = redis.Redis.from_url(app.settings.redis.url)
+    client.sadd("bingo:queues", "default", b"\x80")
+    client.close()
+    with only_bingo_errors():
+        app.inspector.stats()
+
+
+# -- queues listed (bingo_core/broker/broker.py) ---------------------------------------------
+
+
+def test_queue_deleted_by_another_process_is_listed_again_at_the_next_enqueue(app: App) -> None:
+    # The broker remembers the queues it added to bingo:queues (_known_queues) for good:
+    # after another process deletes the queue (queues delete --force) or Redis loses its
+    # data, this producer's tasks land in a queue no inspector lists (stats, dashboard,
+    # `tasks show ID` without --queue). Re-add it at least once a second, or SADD with
+    # each enqueue call.
+    first = app.client.enqueue("f:numbers", {}, queue="q1")
+    other = App(app.settings, registry=app.registry, manager=app.manager)
+    try:
+        assert other.inspector.delete_queue("q1", force=True) == 1
+    finally:
+        other.close()
+    second = app.client.enqueue("f:numbers", {}, queue="q1")
+    assert first.id != second.id
+    assert app.inspector.find(second.id).queue == "q1"
+
+
+# -- sys_crontab on MySQL (bingo_core/cli/cron.py, store/engine.py) --------------------------
+
+
+@pytest.mark.mysql
+def test_cron_add_payload_larger_than_its_column_is_bad_input(
+    cli_env: Path, redis_url: str, bingo_mysql_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sys_crontab.payload is TEXT (65,535 bytes on MySQL): a larger payload fails with
+    # "(1406) Data too long", reported as "database ... is not reachable" (exit 1).
+    # Check its size in UTF-8 bytes with the other LIMITS in cli/cron.py (exit 2).
+    config = str(
+        write_yaml(
+            cli_env / "bingo.yaml",
+            {"redis": {"url": redis_url}, "database": {"url": bingo_mysql_url}},
+        )
+    )
+    assert run_main(capsys, ["-c", config, "db", "init"]).code == 0
+    payload = json.dumps({"path": "p", "value": "x" * 70_000})
+    result = run_main(
+        capsys, ["-c", config, "cron", "add", "big", "test:record", "@daily", "--payload", payload]
+    )
+    check_outcome(result)
+    assert result.code == 2, result
