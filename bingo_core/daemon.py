@@ -43,6 +43,13 @@ def _child_command(app: App) -> list[str]:
     return [*cmd, "--no-scheduler", "--no-dashboard", "--set", "worker.processes=1"]
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 class Children:
     """The worker-only child processes; one that dies is replaced (with backoff)."""
 
@@ -62,12 +69,8 @@ class Children:
                 if code is None or stop.is_set():
                     continue
                 delay = self._backoff.next()
-                log.error(
-                    "worker process %d exited with code %s; starting a new one in %gs",
-                    proc.pid,
-                    code,
-                    delay,
-                )
+                how = f"was killed by {_signal_name(-code)}" if code < 0 else f"exited ({code})"
+                log.error("worker process %d %s; starting a new one in %gs", proc.pid, how, delay)
                 await asyncio.sleep(delay)
                 if not stop.is_set():
                     self.procs[i] = subprocess.Popen(self.cmd)

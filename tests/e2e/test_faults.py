@@ -5,6 +5,7 @@ daemon that stops on its own, a database that cannot be used, several worker pro
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -246,4 +247,26 @@ def test_a_store_that_cannot_be_used_is_one_line(
     errors = [line for line in proc.stderr.splitlines() if needle in line]
     assert proc.returncode in (1, 2) and len(errors) == 1, proc.stderr
     assert "Sekr3t-pass" not in proc.stdout + proc.stderr
+    assert d.stop() == 0
+
+
+def test_a_dead_worker_process_is_replaced(
+    config: Any, daemons: Any, tmp_path: Path, redis_client: Any
+) -> None:
+    cfg = config(worker={"processes": 2, "concurrency": 1})
+    d = daemons(cfg)
+    wait_until(lambda: redis_client.zcard("bingo:servers") >= 2, 20, "two worker processes")
+    child = next(
+        json.loads(v)["pid"]
+        for v in redis_client.mget(redis_client.keys("bingo:server:*"))
+        if json.loads(v)["pid"] != d.proc.pid
+    )
+    os.kill(child, signal.SIGKILL)
+    d.wait_for(f"worker process {child} was killed by SIGKILL; starting a new one", timeout=10)
+    wait_until(lambda: d.count("worker ready") >= 3, 20, "a new worker process")
+    out = tmp_path / "out.txt"
+    for n in range(4):
+        payload = json.dumps({"path": str(out), "value": str(n)})
+        cli(cfg, "enqueue", "test:record", "--payload", payload)
+    assert sorted(wait_lines(out, 4)) == ["0", "1", "2", "3"]
     assert d.stop() == 0
