@@ -117,6 +117,7 @@ async def _serve(app: App, children: Children | None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     services: list[Any] = []
+    tasks: dict[asyncio.Task[Any], str] = {}
     if not getattr(args, "no_scheduler", False) and settings.scheduler.enabled:
         from .scheduler.service import SchedulerService
 
@@ -124,9 +125,10 @@ async def _serve(app: App, children: Children | None) -> None:
         await service.start()
         services.append(service)
         loop.add_signal_handler(signal.SIGUSR1, service.trigger_sync)
+        watch = asyncio.create_task(service.watch(stop), name="bingo-scheduler-watch")
+        tasks[watch] = "the scheduler"
     else:
         loop.add_signal_handler(signal.SIGUSR1, _no_scheduler(args))
-    tasks: dict[asyncio.Task[Any], str] = {}
     run_worker = not getattr(args, "no_worker", False)
     if run_worker:
         from .worker import Worker

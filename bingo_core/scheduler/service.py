@@ -8,6 +8,7 @@ each ``(entry, fire time)`` is enqueued at most once (see :mod:`.ticker`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -17,7 +18,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ..broker.schedstate import SchedState
-from ..errors import BingoError
+from ..errors import BingoError, Crashed
 from ..loops import Idle, SurvivingLoop, cancel_and_wait, one_line, redis_outage
 from ..registry import Registry, ScheduleEntry
 from .leader import LeaderLease
@@ -35,6 +36,8 @@ log = logging.getLogger("bingo.scheduler")
 
 #: How often the sync status is published (seconds) when nothing asks sooner.
 STATUS_INTERVAL = 2.0
+#: How often the daemon looks whether each of the scheduler's loops still runs (seconds).
+WATCH_EVERY = 1.0
 
 
 def one_line_error(exc: BaseException) -> str:
@@ -185,6 +188,24 @@ class SchedulerService:
     ) -> None:
         """Add, replace and remove entries (the sync's target interface)."""
         self.ticker.apply(added, changed, removed)
+
+    async def watch(self, stop: asyncio.Event) -> None:
+        """Return when ``stop`` is set; raise :class:`~bingo_core.errors.Crashed` when one
+        of the scheduler's loops ends first (they survive their own errors: a bug)."""
+        while not stop.is_set():
+            loops = {
+                "the scheduler lease loop": self.lease._task,
+                "the scheduler tick loop": self.ticker._task,
+                "the scheduler status publisher": self._status.task,
+                "the sys_crontab sync": self.sync._task if self.sync is not None else None,
+            }
+            for name, task in loops.items():
+                if task is not None and task.done():
+                    exc = None if task.cancelled() else task.exception()
+                    why = one_line(exc) if exc is not None else "it returned"
+                    raise Crashed(f"{name} stopped: {why}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=WATCH_EVERY)
 
     @property
     def is_leader(self) -> bool:

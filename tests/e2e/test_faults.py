@@ -192,29 +192,43 @@ def test_sigusr1_on_a_worker_only_daemon(config: Any, daemons: Any, tmp_path: Pa
 
 
 CRASH = """
-import sys
-import bingo_core.worker.worker as w
+import importlib, sys
+module, _, name = sys.argv.pop(1).rpartition(".")
+owner, _, method = module.rpartition(".")
 
 async def broken(self):
     raise RuntimeError("planted bug")
 
-w.Worker._fetch_loop = broken
+setattr(getattr(importlib.import_module(owner), method), name, broken)
 from bingo_core.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
 
 
-def test_a_part_that_stops_on_its_own_exits_1_with_one_line(config: Any, tmp_path: Path) -> None:
-    """The worker's fetch loop ending (a planted bug: nothing in it can end it) takes the
+@pytest.mark.parametrize(
+    ("planted", "says"),
+    [
+        ("bingo_core.worker.worker.Worker._fetch_loop", "the worker's fetch loop stopped"),
+        ("bingo_core.scheduler.ticker.Ticker.run", "the scheduler tick loop stopped"),
+        ("bingo_core.scheduler.leader.LeaderLease.run", "the scheduler lease loop stopped"),
+    ],
+)
+def test_a_part_that_stops_on_its_own_exits_1_with_one_line(
+    planted: str, says: str, config: Any, tmp_path: Path
+) -> None:
+    """A loop of the daemon ending (a planted bug: nothing in it can end it) takes the
     daemon down with exit 1 and one line saying what stopped and why."""
-    cfg = config(log={"level": "info", "console": True, "path": ""})
+    cfg = config(log={"level": "info", "console": True, "path": ""}, scheduler={"enabled": True})
     proc = subprocess.run(
-        [sys.executable, "-c", CRASH, "-c", str(cfg)], capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", CRASH, planted, "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 1, proc.stderr
     said = [line for line in proc.stderr.splitlines() if "bingo-scheduler stops" in line]
     assert len(said) == 1, proc.stderr
-    assert "the worker's fetch loop stopped: RuntimeError: planted bug" in said[0]
+    assert f"{says}: RuntimeError: planted bug" in said[0], proc.stderr
     assert "Traceback" not in proc.stderr
 
 
