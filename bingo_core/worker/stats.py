@@ -80,23 +80,40 @@ class StatsRecorder:
             log.warning("task statistics of the last second not written: %s", one_line(exc))
 
     async def flush(self) -> None:
-        """Write the aggregated figures (one script call per queue, one round trip)."""
+        """Write the aggregated figures, one script call per queue. The figures of a queue
+        whose call fails are kept for the next flush (the others are written): a queue
+        whose statistics key holds the wrong type holds up no other."""
         if not self._pending:
             return
         batch, self._pending = self._pending, {}
         by_queue: dict[str, list[tuple[str, int, int, float, float, list[int]]]] = {}
         for (queue, task_type), a in batch.items():
             by_queue.setdefault(queue, []).append((task_type, a[0], a[1], a[2], a[3], a[4:]))
-        try:
-            await self.broker.record_stats(by_queue)
-        except BaseException:
-            for key, agg in batch.items():  # keep them for the next flush
-                mine = self._pending.get(key)
-                if mine is None:
-                    self._pending[key] = agg
-                else:
-                    _merge(mine, agg)
-            raise
+        failed: Exception | None = None
+        stopped: BaseException | None = None  # cancelled: the rest stays unsent
+        for queue, rows in by_queue.items():
+            if stopped is None:
+                try:
+                    await self.broker.record_stats({queue: rows})
+                    continue
+                except Exception as exc:
+                    failed = failed or exc
+                except BaseException as exc:
+                    stopped = exc
+            self._keep({k: a for k, a in batch.items() if k[0] == queue})
+        if stopped is not None:
+            raise stopped
+        if failed is not None:
+            raise failed
+
+    def _keep(self, batch: dict[tuple[str, str], _Agg]) -> None:
+        """Put figures that were not written back, for the next flush."""
+        for key, agg in batch.items():
+            mine = self._pending.get(key)
+            if mine is None:
+                self._pending[key] = agg
+            else:
+                _merge(mine, agg)
 
     async def _step(self) -> float:
         if not self._pending:

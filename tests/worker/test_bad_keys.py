@@ -223,3 +223,24 @@ def test_a_worker_skips_a_broken_queue_and_serves_the_others(
     fetch_lines = [line for line in lines if "fetch failed" in line]
     assert len(fetch_lines) == 1, lines
     assert "WRONGTYPE key bingo:{jam}:pending holds a string, expected a list" in fetch_lines[0]
+
+
+def test_task_statistics_of_a_broken_queue_hold_up_no_other(
+    bingo_settings: Any, redis_client: Any
+) -> None:
+    from bingo_core.worker.stats import StatsRecorder
+
+    jam = Keys("bingo").queue("jam")
+    redis_client.set(jam.stats_total, "not a hash")
+
+    async def main(broker: AsyncBroker) -> StatsRecorder:
+        stats = StatsRecorder(broker)
+        stats.observe("default", "t:record", 0.01, True)
+        stats.observe("jam", "t:record", 0.02, False)
+        with pytest.raises(Exception, match="WRONGTYPE"):
+            await stats.flush()
+        return stats
+
+    stats = on_broker(bingo_settings, main)
+    assert redis_client.hget(Q.stats_total, "t:record|p") == "1"
+    assert list(stats._pending) == [("jam", "t:record")]  # kept for the next flush
