@@ -68,10 +68,12 @@ class Inspector:
     def pause(self, queue: str) -> None:
         """Stop workers fetching from ``queue`` (tasks still enqueue); a queue may be
         paused before its first task."""
+        _check_queue(queue)
         self.broker.set_paused(queue, True)
 
     def resume(self, queue: str) -> None:
         """Let workers fetch from ``queue`` again (an idle worker wakes at once)."""
+        _check_queue(queue)
         self.broker.set_paused(queue, False)
 
     def delete_queue(self, queue: str, *, force: bool = False) -> int:
@@ -398,6 +400,12 @@ def _merge_processes(servers: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         out.append(server)
     return out
+
+
+def _check_queue(queue: str) -> None:
+    from .options import normalize
+
+    normalize({"queue": queue}, where="queue")
 
 
 def _check_state(state: str) -> None:

@@ -41,7 +41,13 @@ def _duration(name: str, value: Any, *, allow_zero: bool = True) -> float:
         raise OptionError(f"option {name}={value!r}: {exc}") from None
     if math.isnan(seconds) or math.isinf(seconds) or (not allow_zero and seconds == 0):
         raise OptionError(f"option {name}={value!r}: expected a positive duration")
+    if seconds > MAX_DURATION:
+        raise OptionError(f"option {name}={value!r}: expected at most 100 years")
     return seconds
+
+
+#: The longest duration an option takes (100 years): Redis TTLs and dates hold it.
+MAX_DURATION = 100 * 366 * 86400.0
 
 
 def _instant(name: str, value: Any) -> float:
@@ -49,6 +55,8 @@ def _instant(name: str, value: Any) -> float:
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise OptionError(f"option {name}={value!r}: expected a finite epoch time")
         return float(value)
     elif isinstance(value, str):
         try:
@@ -60,9 +68,12 @@ def _instant(name: str, value: Any) -> float:
             ) from None
     else:
         raise OptionError(f"option {name}={value!r}: expected a datetime or ISO-8601 string")
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # a naive time is read as the machine's local time
-    return moment.timestamp()
+    try:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # a naive time is read as the machine's local time
+        return moment.timestamp()
+    except (OverflowError, ValueError, OSError):
+        raise OptionError(f"option {name}={value!r}: the time is out of range") from None
 
 
 def normalize(

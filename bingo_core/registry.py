@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +24,35 @@ def describe_validation_error(exc: ValidationError) -> str:
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"]) or "payload"
         got = err.get("input")
-        shown = "" if err["type"] == "missing" else f" (got {json.dumps(got, default=str)[:80]})"
+        shown = "" if err["type"] == "missing" else f" (got {_shown(got)})"
         parts.append(f"{loc}: {err['msg']}{shown}")
     return "; ".join(parts)
+
+
+_repr = reprlib.Repr()
+_repr.maxlevel, _repr.maxstring, _repr.maxother = 3, 60, 60
+
+
+def _shown(value: Any) -> str:
+    """A short JSON rendering of a bad input (bounded for deep or cyclic values)."""
+    try:
+        text = json.dumps(value, default=str)
+    except (ValueError, TypeError, RecursionError):
+        text = _repr.repr(value)
+    return text[:80]
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _strict_json(text: str) -> bool:
+    """Whether ``text`` is JSON without the NaN/Infinity extensions."""
+    try:
+        json.loads(text, parse_constant=_refuse_constant)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(eq=False)
@@ -66,15 +93,33 @@ class TaskType:
                 f"payload for {self.name} does not match {model.__name__}: "
                 f"{describe_validation_error(exc)}"
             ) from None
+        except RecursionError:
+            raise PayloadError(f"payload for {self.name} is nested too deeply") from None
 
     def dump_payload(self, value: Any) -> str:
         """Serialize a validated payload to the JSON text stored in the message."""
-        if isinstance(value, BaseModel):
-            return value.model_dump_json()
         try:
-            return to_json(value).decode()
-        except PydanticSerializationError as exc:
+            if isinstance(value, BaseModel):
+                text = value.model_dump_json()
+                # An inf or nan float is written as null: refuse it unless the model takes
+                # the JSON back (a substring test keeps the common path cheap).
+                if "null" in text:
+                    try:
+                        type(value).model_validate_json(text)
+                    except ValidationError as exc:
+                        raise PayloadError(
+                            f"payload for {self.name} does not survive JSON (an inf or nan "
+                            f"number?): {describe_validation_error(exc)}"
+                        ) from None
+                return text
+            text = to_json(value).decode()
+        except (PydanticSerializationError, ValueError, RecursionError) as exc:
+            if isinstance(exc, PayloadError):
+                raise
             raise PayloadError(f"payload for {self.name} is not JSON-serializable: {exc}") from None
+        if ("NaN" in text or "Infinity" in text) and not _strict_json(text):
+            raise PayloadError(f"payload for {self.name} holds an inf or nan number (not JSON)")
+        return text
 
     def json_schema(self) -> dict[str, Any]:
         """The payload's JSON schema (an open object when the type has no model)."""

@@ -62,10 +62,19 @@ class _Base:
         self.keys = Keys(cfg.prefix)
         self.redis = client
         self._scripts = {name: client.register_script(src) for name, src in scripts.SOURCES.items()}
+        # Queues this broker added to P:queues lately; forgotten every second, so a queue
+        # another process deleted (or a Redis that lost its data) is listed again.
         self._known_queues: set[str] = set()
+        self._known_until = 0.0
 
     def q(self, queue: str) -> QueueKeys:
         return self.keys.queue(queue)
+
+    def _recall_queues(self, now: float) -> set[str]:
+        if now >= self._known_until:
+            self._known_queues.clear()
+            self._known_until = now + 1.0
+        return self._known_queues
 
     def _enqueue_calls(
         self, tasks: Sequence[Prepared]
@@ -81,7 +90,8 @@ class _Base:
             for start in range(0, len(idx), scripts.CHUNK):
                 part = idx[start : start + scripts.CHUNK]
                 calls.append((part, scripts.enqueue(q, [tasks[i] for i in part], now)))
-        return calls, [q for q in by_queue if q not in self._known_queues]
+        known = self._recall_queues(now)
+        return calls, [q for q in by_queue if q not in known]
 
     @staticmethod
     def _codes(
@@ -173,7 +183,7 @@ class Broker(_Base):
             shas = self._ensure_loaded()
             for chunk in chunks:
                 chunk = list(chunk)
-                for queue in {t.queue for t in chunk} - self._known_queues:
+                for queue in {t.queue for t in chunk} - self._recall_queues(time.time()):
                     self.redis.sadd(self.keys.queues, queue)
                     self._known_queues.add(queue)
                 calls, _ = self._enqueue_calls(chunk)
@@ -322,7 +332,8 @@ class AsyncBroker(_Base):
         await pipe.execute()
 
     async def register_queues(self, queues: Iterable[str]) -> None:
-        new = [q for q in queues if q not in self._known_queues]
+        known = self._recall_queues(time.time())
+        new = [q for q in queues if q not in known]
         if new:
             await self.redis.sadd(self.keys.queues, *new)
             self._known_queues.update(new)

@@ -9,6 +9,7 @@ never raised as a Redis error.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable, Sequence
 from datetime import tzinfo
@@ -30,16 +31,17 @@ STATES = ("pending", "active", "scheduled", "retry", "archived", "completed")
 
 
 def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
 
 def _num(value: Any) -> float | None:
     if value is None or value in (b"", ""):
         return None
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _int(value: Any) -> int:
@@ -79,7 +81,13 @@ class Reader:
         pipe = self._pipe()
         pipe.smembers(self.keys.queues)
         (members,) = self._run(pipe, self.keys.queues)
-        return sorted(_s(q) for q in members)
+        names = []
+        for member in members:
+            try:  # a name that is not UTF-8 was not written by Bingo: left out
+                names.append(member.decode() if isinstance(member, bytes) else str(member))
+            except UnicodeDecodeError:
+                continue
+        return sorted(names)
 
     def queue_stats(self, queue: str) -> dict[str, Any]:
         """Counts per state, totals and today's counters, latency, paused flag."""

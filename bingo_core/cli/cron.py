@@ -59,7 +59,7 @@ def register(subparsers: _SubParsers) -> None:
         ("delete", _delete, "delete a row"),
     ):
         parser = cron_sub.add_parser(action, help=text, description=text[0].upper() + text[1:])
-        parser.add_argument("id", metavar="ID", type=int, help="the row's id")
+        parser.add_argument("id", metavar="ID", type=_row_id, help="the row's id")
         parser.add_argument("--json", action="store_true", help="print the row as JSON")
         parser.set_defaults(func=func)
 
@@ -75,6 +75,33 @@ def _validate(
 
 def _default_tz(app: App) -> Any:
     return getattr(getattr(app.settings, "server", None), "timezone", None)
+
+
+#: The most bytes of a payload (MySQL's TEXT column holds 65,535).
+PAYLOAD_BYTES = 65535
+#: Row ids are BIGINT (signed 64-bit).
+MAX_ROW_ID = 2**63 - 1
+
+
+def _row_id(text: str) -> int:
+    """A ``sys_crontab`` id: a whole number from 1 to 2**63-1 (argparse reports the rest)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a row id (a whole number), got {text!r}"
+        ) from None
+    if not 1 <= value <= MAX_ROW_ID:
+        raise argparse.ArgumentTypeError(f"row id {text!r} is out of range (1 to 2**63-1)")
+    return value
+
+
+def _check_payload_size(payload: str | None) -> None:
+    size = len(payload.encode()) if payload else 0
+    if size > PAYLOAD_BYTES:
+        raise UsageError(
+            f"--payload is {size} bytes of JSON; sys_crontab.payload holds at most {PAYLOAD_BYTES}"
+        )
 
 
 def _check_sizes(values: dict[str, str]) -> None:
@@ -139,6 +166,7 @@ def _require(store: Store, row_id: int) -> CrontabRow:
 def _add(app: App) -> int:
     args = app.args
     _check_sizes({"name": args.name, "type": args.type, "spec": args.spec})
+    _check_payload_size(args.payload)
     _validate(app, None, args.name, args.type, args.spec, args.payload)
     with _open(app) as store:
         row_id = store.add(

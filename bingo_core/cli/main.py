@@ -47,7 +47,9 @@ EXIT_PIPE = 141
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        # An argument that holds a newline or a control character stays on one line.
+        flat = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+        print(f"{self.prog}: error: {flat}", file=sys.stderr)
         raise SystemExit(2)
 
 

@@ -6,6 +6,7 @@ it can be deleted, or archived (its value kept under ``P:{q}:malformed:<id>``), 
 
 from __future__ import annotations
 
+import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -25,8 +26,8 @@ def register(sub: Any) -> None:
         default="pending",
         choices=["pending", "active", "scheduled", "retry", "archived", "completed"],
     )
-    ls.add_argument("--limit", type=int, default=50)
-    ls.add_argument("--offset", type=int, default=0)
+    ls.add_argument("--limit", type=_bounded(1, 10000), default=50, help="at most 10000")
+    ls.add_argument("--offset", type=_bounded(0, 2**62), default=0)
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=run_list)
     show = actions.add_parser("show", help="one task with its payload and last error")
@@ -56,6 +57,21 @@ def _inspector(app: App) -> Inspector:
     inspector = app.inspector
     inspector.ping()
     return inspector
+
+
+def _bounded(low: int, high: int) -> Any:
+    """An argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r} is out of range ({low} to {high})")
+        return value
+
+    return parse
 
 
 def _when(ts: float | None) -> str:

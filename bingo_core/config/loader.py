@@ -186,6 +186,8 @@ def _join(base: str, part: str) -> str:
 
 
 def _unknown(model: type[BaseModel], key: str, source: str) -> str:
+    if not key.isprintable():  # a key holding a newline or a control character
+        key = repr(key)
     known = _known(model)
     word = key.rsplit(".", 1)[-1].lower()
     folded = {k.lower(): k for k in known}

@@ -36,7 +36,7 @@ DEFAULT_SQLITE_URL = "sqlite:///storage/bingo.db"
 log = logging.getLogger("bingo.config")
 
 #: ``scheme://user:password@`` in any text; group 1 keeps all but the password.
-_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)[^\s'\"]+@", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"([a-z][a-z0-9+.-]*://[^\s:/@'\"]*:)[^@\n]+@", re.IGNORECASE)
 #: ``password=value`` in a URL query (redis-py and some drivers read it there).
 _QUERY_PASSWORD = re.compile(r"([?&](?:password|passwd|pwd)=)[^&\s'\"]*", re.IGNORECASE)
 #: Last key parts whose values are secrets (compared lower case, without ``_``).

@@ -515,9 +515,20 @@ class CronSchedule:
         """
         if after.tzinfo is None or after.utcoffset() is None:
             raise ValueError(f"next_after needs an aware datetime, got {after!r}")
-        if self.interval is not None:
-            return datetime.fromtimestamp(self.next_timestamp(after.timestamp()), UTC)
-        return datetime.fromtimestamp(self._next_cron(math.floor(after.timestamp()) + 1), self.tz)
+        # Searches start no earlier than 1970 (a timeline before it is not read) and end
+        # before the calendar does.
+        start = max(after.timestamp(), 0.0)
+        try:
+            if self.interval is not None:
+                found = self.next_timestamp(start)
+                if found >= _year_start(_LAST_YEAR):
+                    raise OverflowError
+                return datetime.fromtimestamp(found, UTC)
+            return datetime.fromtimestamp(self._next_cron(math.floor(start) + 1), self.tz)
+        except (OverflowError, ValueError, OSError):
+            raise CronSpecError(
+                f"cron spec {self.spec!r}: no fire time before year {_LAST_YEAR}"
+            ) from None
 
     def describe(self) -> str:
         """A short human description: ``every 1h30m`` or ``30 1 * * * in Europe/London``."""
@@ -567,7 +578,16 @@ def _every_seconds(text: str) -> int:
         whole = math.floor(nanos / 10**9)
     else:  # a plain number of seconds
         whole = math.floor(Fraction(total))
-    return max(1, whole)
+    whole = max(1, whole)
+    if whole > _MAX_EVERY:
+        raise ValueError(
+            f"the @every interval must be at most 1000 years ({_MAX_EVERY}s), got {text!r}"
+        )
+    return whole
+
+
+#: The longest ``@every`` interval (1000 years): its next tick stays within the calendar.
+_MAX_EVERY = 1000 * 366 * 86400
 
 
 def _build(spec: str, default_tz: str | tzinfo | None) -> CronSchedule:

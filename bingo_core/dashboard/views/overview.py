@@ -76,7 +76,8 @@ def samples(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def task_stats(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
-    """Per queue and type: processed, failed, durations (for a day in the server's time zone, or in total)."""
+    """Per queue and type: processed, failed, durations (for a day in the server's time
+    zone, or in total)."""
     day = args.get("day") or None
     if day is not None and not _is_day(day):
         raise ApiError(400, f"day: expected YYYY-MM-DD, got {day[:20]!r}", "day")
