@@ -27,6 +27,7 @@ from fuzz_support import (
     FUZZ,
     NEAR_MISSES,
     VALUES,
+    Outcome,
     check_outcome,
     leaked,
     only_bingo_errors,
@@ -290,3 +291,43 @@ def test_bad_env_and_set_values_fail_in_one_line(
         for var in [v for v in os.environ if v.startswith("BINGO_") and v != "BINGO_PLUGINS"]:
             del os.environ[var]
     check_outcome(result, secrets=[secret])
+
+
+@pytest.mark.parametrize(
+    "redis_section",
+    [
+        {"host": "127.0.0.1:1", "password": "Zq-redis-pw-5511"},
+        {"url": "redis://bingo:Zq-url-pw-5512@127.0.0.1:1/0"},
+        {"url": "redis://:Zq%2Fslash%40at-5513@127.0.0.1:1/0"},
+    ],
+)
+def test_daemon_that_cannot_start_says_so_in_one_line_without_secrets(
+    tmp_path: Path, redis_section: dict[str, str]
+) -> None:
+    """The real daemon on a config whose Redis is a closed port: exit 1, one line on
+    stderr, no password (the seed's server.key included) in anything it prints."""
+    import subprocess
+    import sys
+    from urllib.parse import unquote, urlsplit
+
+    data = copy.deepcopy(ORIGINAL)
+    data["redis"] = redis_section
+    config = write_yaml(tmp_path / "bingo.yaml", data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BINGO_")}
+    env["BINGO_PLUGINS"] = "testplug"
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("bingo-scheduler")), "-c", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=tmp_path,
+    )
+    password = redis_section.get("password") or urlsplit(redis_section["url"]).password or ""
+    result = Outcome(["-c", str(config)], proc.returncode, proc.stdout, proc.stderr)
+    secrets = [password, unquote(password), *SEED_SECRETS]
+    check_outcome(result, secrets=secrets)
+    assert result.code == 1, result
+    # The seed's log.path: the rotated log file holds no secret either.
+    logs = [p.read_text(errors="replace") for p in (tmp_path / "storage").rglob("*.log*")]
+    assert not leaked(logs, secrets), logs
