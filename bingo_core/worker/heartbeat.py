@@ -15,7 +15,8 @@ log = logging.getLogger("bingo.worker")
 
 
 class Heartbeat:
-    """Every lease/3 seconds: refresh ``P:server:<id>``, push lease expiries forward.
+    """Every lease/3 seconds: refresh ``P:server:<id>``, push lease expiries forward, and
+    stop the tasks whose cancel was asked.
 
     A failing beat is logged once and retried with backoff, never more than one interval
     apart (a lease must not run out because the heartbeat waited).
@@ -47,6 +48,9 @@ class Heartbeat:
         # The server record first: a queue whose lease key is broken must not hide it.
         await w.broker.heartbeat(w.id, w.status_json(), ttl=max(w.lease, 3 * self.interval))
         await w.broker.extend_leases(held, time.time() + w.lease)
+        for ids in (await w.broker.cancel_requests(held)).values():
+            for task_id in ids:
+                w.cancel(task_id)
 
     async def _step(self) -> float:
         await self.beat()

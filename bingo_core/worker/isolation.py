@@ -56,7 +56,11 @@ async def run_isolated(tt: TaskType, ctx: TaskContext, payload: Any, timeout: fl
     await asyncio.to_thread(proc.start)
     sender.close()
     try:
-        await asyncio.to_thread(proc.join, timeout or None)
+        try:
+            await asyncio.to_thread(proc.join, timeout or None)
+        except asyncio.CancelledError:  # cancelled (shutdown, or asked from the dashboard)
+            proc.kill()
+            raise
         if proc.is_alive():
             proc.kill()
             await asyncio.to_thread(proc.join)

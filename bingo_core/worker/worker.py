@@ -64,6 +64,8 @@ class Running:
     queue: str
     ctx: TaskContext
     task: asyncio.Task[None] | None = None
+    #: Its cancel was asked (the dashboard): archived when its handler stops.
+    cancel_requested: bool = False
 
 
 class Worker:
@@ -371,7 +373,15 @@ class Worker:
                 await self._archive(r, f"SkipRetry: {exc}", ctx=ctx, error=exc)
                 return
             except asyncio.CancelledError:
-                raise
+                if not r.cancel_requested or self._stopping:
+                    raise
+                current = asyncio.current_task()
+                if current is not None:
+                    current.uncancel()
+                ctx.duration = time.time() - ctx.started_at
+                await self._archive(r, "cancelled: asked from the dashboard while it ran")
+                await self.broker.clear_cancel(r.queue, [ctx.task_id])
+                return
             except Exception as exc:
                 ctx.duration = time.time() - ctx.started_at
                 await self._fail(r, msg, tt, exc)
@@ -563,6 +573,20 @@ class Worker:
                 await asyncio.sleep(delay)
         finally:
             self._flushing = None
+
+    def cancel(self, task_id: str) -> bool:
+        """Stop the handler of an active task whose cancel was asked: an async handler is
+        cancelled, a sync one sees ``ctx.cancelled`` (its thread is abandoned), an isolated
+        one is killed; the task is then archived. Returns whether it was running here."""
+        r = self.active.get(task_id)
+        if r is None or r.cancel_requested or r.ctx.started_at is None:
+            return False
+        r.cancel_requested = True
+        r.ctx.cancel()
+        log.info("task %s (%s): cancel asked; stopping its handler", task_id, r.ctx.type)
+        if r.task is not None:
+            r.task.cancel()
+        return True
 
     def status(self) -> dict[str, Any]:
         """What the heartbeat publishes about this worker."""
