@@ -9,9 +9,19 @@
 -- then 7 values per task:
 --   id, msg (JSON), process_at (epoch s, 0 = now), index of its unique lock in KEYS
 --   (0 = none), unique TTL (ms), index of its dedupe key in KEYS (0 = none), dedupe TTL (ms)
+-- Fails before any write, with an error naming the key, when the pending list, the
+--   scheduled zset or the wake-up list holds the wrong type.
 -- Returns one value per task: 1 enqueued, 0 task id exists, -1 unique lock held, or, when
 --   the dedupe key was already set (this scheduler tick was enqueued before), the id of
 --   the task that holds it (a string).
+for _, e in ipairs({{1, "list"}, {2, "zset"}, {3, "list"}}) do
+  local kind = redis.call("TYPE", KEYS[e[1]])["ok"]
+  if kind ~= "none" and kind ~= e[2] then
+    return redis.error_reply(
+      "WRONGTYPE key " .. KEYS[e[1]] .. " holds a " .. kind .. ", expected a " .. e[2]
+    )
+  end
+end
 local prefix = KEYS[4]
 local now = tonumber(ARGV[1])
 local out = {}

@@ -4,7 +4,17 @@
 -- KEYS[2] -> P:{q}:notify      (list of wake-up tokens)
 -- KEYS[3] -> P:{q}:t:          (task key prefix: the task hash is KEYS[3] .. id)
 -- ARGV: 2 values per task: id (random, 128 bits), msg (JSON)
+-- Fails before any write, with an error naming the key, when the pending list or the
+--   wake-up list holds the wrong type.
 -- Returns the number of tasks enqueued.
+for _, e in ipairs({{1, "list"}, {2, "list"}}) do
+  local kind = redis.call("TYPE", KEYS[e[1]])["ok"]
+  if kind ~= "none" and kind ~= e[2] then
+    return redis.error_reply(
+      "WRONGTYPE key " .. KEYS[e[1]] .. " holds a " .. kind .. ", expected a " .. e[2]
+    )
+  end
+end
 local prefix = KEYS[3]
 local ids = {}
 for b = 1, #ARGV, 2 do
