@@ -16,6 +16,12 @@ log = logging.getLogger("bingo.worker")
 LOST = "lease expired: the worker running it stopped heartbeating (crashed or killed)"
 
 
+#: Completed tasks ``recover.lua`` deletes at most in one call, and the most calls one
+#: pass makes for a queue while they come back full.
+EXPIRE_BATCH = 1000
+MAX_EXPIRE_CALLS = 100
+
+
 class Recoverer:
     """Every ``worker.recoverInterval`` seconds, for each of the worker's queues.
 
@@ -56,7 +62,14 @@ class Recoverer:
                 continue
             self._asked = True
             try:
-                res = await self.worker.broker.recover(queue, LOST)
+                res = last = await self.worker.broker.recover(queue, LOST)
+                # A call deletes at most EXPIRE_BATCH completed tasks: go on while it was
+                # full, so expiry keeps up with any rate of retained completions.
+                for _ in range(MAX_EXPIRE_CALLS):
+                    if last[2] < EXPIRE_BATCH:
+                        break
+                    last = await self.worker.broker.recover(queue, LOST)
+                    res = [a + b for a, b in zip(res, last, strict=False)]
             except CONNECTION_ERRORS:
                 raise
             except Exception as exc:
