@@ -22,11 +22,15 @@ pytestmark = pytest.mark.slow
 LATE = "finished after their lease expired"
 
 
-def server_id(r: redis.Redis, d: Daemon) -> str:
-    for key in r.keys("bingo:server:*"):
-        raw = r.get(key)
-        if raw and json.loads(raw)["pid"] == d.proc.pid:
-            return str(key).removeprefix("bingo:server:")
+def server_id(r: redis.Redis, d: Daemon, timeout: float = 10) -> str:
+    """The worker server id of daemon ``d`` (its first heartbeat may follow "worker ready")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for key in r.keys("bingo:server:*"):
+            raw = r.get(key)
+            if raw and json.loads(raw)["pid"] == d.proc.pid:
+                return str(key).removeprefix("bingo:server:")
+        time.sleep(0.05)
     raise AssertionError(f"no worker server registered for pid {d.proc.pid}")
 
 
