@@ -153,9 +153,12 @@ class TaskMessage(NamedTuple):
             or type(msg.queue) is not str
             or type(msg.max_retry) is not int
             or type(msg.isolation) is not str
+            or (msg.unique_key is not None and type(msg.unique_key) is not str)
+            or (msg.source is not None and type(msg.source) is not str)
         ):
             raise MalformedTask(
-                "message field id, type, queue, max_retry or isolation has the wrong type"
+                "message field id, type, queue, max_retry, isolation, unique_key or source "
+                "has the wrong type"
             )
         numbers = _NUMBERS
         if (

@@ -75,7 +75,12 @@ def _bounded(low: int, high: int) -> Any:
 
 
 def _when(ts: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
+    if not ts:
+        return ""
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    except (OverflowError, ValueError, OSError):  # a time no calendar holds (bad data)
+        return f"{ts!r} (out of range)"
 
 
 def run_list(app: App) -> int:

@@ -73,6 +73,12 @@ def _walk(data: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, data
 
 
+def _below_secret(key: str) -> bool:
+    """Whether the dotted ``key`` is a secret key or lies below one (``token.v``)."""
+    parts = key.split(".")
+    return any(is_secret_key(".".join(parts[: i + 1])) for i in range(len(parts)))
+
+
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold: the values of secret keys (``server.key``, any
     ``password``, ``plugins.<name>.password``, ...) and the passwords inside URLs."""
@@ -80,7 +86,7 @@ def secret_values(settings: Settings) -> list[str]:
     for key, value in _walk(settings.model_dump()):
         if not isinstance(value, str) or not value:
             continue
-        if is_secret_key(key):
+        if _below_secret(key):
             found.add(value)
         elif "://" in value:
             try:
