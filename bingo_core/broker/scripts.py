@@ -64,9 +64,15 @@ DURATION_BUCKETS = (
 
 
 def load_sources() -> dict[str, str]:
-    """Script name -> Lua source."""
+    """Script name -> Lua source. The scheduler's scripts share one guard
+    (``lua/_scheduler_heal.lua``), put before each of them."""
     folder = resources.files(__package__).joinpath("lua")
-    return {name: folder.joinpath(f"{name}.lua").read_text() for name in NAMES}
+    heal = folder.joinpath("_scheduler_heal.lua").read_text()
+    return {
+        name: (heal if name.startswith("sched_") else "")
+        + folder.joinpath(f"{name}.lua").read_text()
+        for name in NAMES
+    }
 
 
 SOURCES = load_sources()

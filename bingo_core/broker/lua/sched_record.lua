@@ -15,32 +15,7 @@
 -- A scheduler key of the wrong type (or an epoch that is not an integer) is renamed to
 -- P:{scheduler}:malformed:<name>[:<n>] (kept), then the call fails naming it; the next
 -- call starts afresh. (All of the scheduler's state is rebuilt by its leader.)
-local function heal(checks)
-  local moved = {}
-  for _, c in ipairs(checks) do
-    local key, want = c[1], c[2]
-    local kind = redis.call("TYPE", key)["ok"]
-    local bad = kind ~= "none" and kind ~= want
-    if not bad and c[3] and kind == "string" then
-      bad = tonumber(redis.call("GET", key)) == nil
-    end
-    if bad then
-      local base, name = string.match(key, "^(.-{scheduler}:)(.*)$")
-      local aside = base .. "malformed:" .. name
-      local n = 0
-      while redis.call("EXISTS", aside) == 1 do
-        n = n + 1
-        aside = base .. "malformed:" .. name .. ":" .. n
-      end
-      redis.call("RENAME", key, aside)
-      moved[#moved + 1] = key .. " (a " .. kind .. ", expected " .. (c[3] and "an integer" or "a " .. want) .. ") to " .. aside
-    end
-  end
-  if #moved > 0 then
-    return redis.error_reply("WRONGTYPE scheduler key renamed: " .. table.concat(moved, "; "))
-  end
-  return nil
-end
+-- (heal() is defined in _scheduler_heal.lua, put before this script when it is loaded.)
 local checks = {{KEYS[1], "string"}, {KEYS[2], "string", true}, {KEYS[3], "hash"}}
 for i = 4, #KEYS, 2 do
   checks[#checks + 1] = {KEYS[i], "hash"}
