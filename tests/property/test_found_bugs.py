@@ -307,6 +307,85 @@ def test_inspector_lists_queues_when_a_name_is_not_utf8(app: App) -> None:
         app.inspector.stats()
 
 
+@pytest.mark.parametrize(
+    ("fields", "state", "where"),
+    [
+        ({"enqueued_at": -1e300}, "pending", "pending"),
+        ({"process_at": "1e300"}, "scheduled", "scheduled"),
+    ],
+)
+@pytest.mark.parametrize("show", [False, True])
+def test_tasks_list_and_show_print_a_time_no_calendar_holds(
+    app: App,
+    cli_env: Path,
+    capsys: pytest.CaptureFixture[str],
+    fields: dict[str, Any],
+    state: str,
+    where: str,
+    show: bool,
+) -> None:
+    # cli/tasks.py _when() calls time.localtime(ts) unguarded: a task hash whose
+    # enqueued_at or process_at is out of range (1e300) makes `tasks list` and `tasks show`
+    # an internal error (OverflowError). Guard it as cli/cron_list.py's _when() does.
+    message = {
+        "id": "g1", "type": "f:numbers", "queue": "default", "payload": {}, "max_retry": 1,
+        "timeout": 5.0, "deadline": None, "retention": 0.0, "retry_backoff": None,
+        "idempotent": False, "isolation": "thread", "enqueued_at": 1.0,
+    }  # fmt: skip
+    extra = {k: v for k, v in fields.items() if k != "enqueued_at"}
+    message.update({k: v for k, v in fields.items() if k == "enqueued_at"})
+    client = redis.Redis.from_url(app.settings.redis.url)
+    try:
+        client.sadd("bingo:queues", "default")
+        client.hset("bingo:{default}:t:g1", mapping={"msg": json.dumps(message), **extra})
+        if where == "pending":
+            client.lpush("bingo:{default}:pending", "g1")
+        else:
+            client.zadd(f"bingo:{{default}}:{where}", {"g1": 1e300})
+    finally:
+        client.close()
+    config = str(write_yaml(cli_env / "bingo.yaml", {"redis": {"url": app.settings.redis.url}}))
+    argv = ["tasks", "show", "g1"] if show else ["tasks", "list", "--state", state]
+    check_outcome(run_main(capsys, ["-c", config, *argv]))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        ("string", "bingo:{default}:t:g1"),  # the task key is not a hash
+        ("string", "bingo:{default}:pending"),  # the state list is not a list
+    ],
+)
+@pytest.mark.parametrize("bulk", [False, True])
+@pytest.mark.parametrize("action", ["retry", "archive", "delete"])
+def test_task_actions_on_a_key_of_the_wrong_type_raise_a_bingo_error(
+    app: App, damage: tuple[str, str], bulk: bool, action: str
+) -> None:
+    # Inspector.act -> Broker.task_move: task_move.lua names the key ("WRONGTYPE key ...
+    # holds a string ..."), but the broker raises it as redis' ResponseError, not as
+    # MalformedKey; Inspector.act_many -> task_move_many.lua checks no type at all (HGET on
+    # a string: Redis' bare WRONGTYPE, the whole batch fails, and a wrong-typed state key
+    # fails it midway). Check the types in task_move_many.lua as task_move.lua does (one
+    # code per id for a task key that is not a hash) and map WRONGTYPE to MalformedKey in
+    # the broker.
+    good = {"msg": json.dumps({"id": "g1", "type": "f:numbers", "queue": "default",
+                               "payload": {}, "max_retry": 1}), "state": "archived"}  # fmt: skip
+    client = redis.Redis.from_url(app.settings.redis.url)
+    try:
+        client.sadd("bingo:queues", "default")
+        client.hset("bingo:{default}:t:g1", mapping=good)
+        client.zadd("bingo:{default}:archived", {"g1": 1.0})
+        client.delete(damage[1])
+        client.set(damage[1], "junk")
+    finally:
+        client.close()
+    with only_bingo_errors():
+        if bulk:
+            app.inspector.act_many(action, "default", ["g1", "nosuch"])
+        else:
+            app.inspector.act(action, "g1", "default")
+
+
 # -- queues listed (bingo_core/broker/broker.py) ---------------------------------------------
 
 

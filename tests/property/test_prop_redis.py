@@ -333,6 +333,10 @@ def _read_everything(app: App, ids: list[str]) -> None:
     for task_id in ids:
         calls.append(lambda t=task_id: inspector.find(t))
         calls.append(lambda t=task_id: inspector.find(t, GOOD_QUEUE))
+    for action in ("retry", "archive", "delete"):  # last: they change what the reads see
+        for task_id in ids[:3]:
+            calls.append(lambda a=action, t=task_id: inspector.act(a, t))
+        calls.append(lambda a=action: inspector.act_many(a, GOOD_QUEUE, ids))
     for call in calls:
         with only_bingo_errors():
             call()
@@ -391,3 +395,70 @@ def test_worker_runs_the_good_task_beside_garbage(app: App, ops: list[tuple[Any,
         )
     finally:
         client.close()
+
+
+@pytest.fixture
+def cli_config(cli_env: Any, app: App) -> str:
+    """A config file for the command line on the same private Redis."""
+    from fuzz_support import write_yaml
+
+    return str(write_yaml(cli_env / "bingo.yaml", {"redis": {"url": app.settings.redis.url}}))
+
+
+@settings(FUZZ, max_examples=60)
+@given(
+    ops=plantings(),
+    command=st.sampled_from(
+        [
+            ["stats"],
+            ["stats", "--json"],
+            ["queues", "list"],
+            ["tasks", "list"],
+            ["tasks", "list", "--json"],
+            ["tasks", "show", "g1"],
+            ["tasks", "show", "g1", "--json"],
+            ["tasks", "retry", "g1"],
+            ["tasks", "archive", "g1"],
+            ["tasks", "delete", "g1"],
+            ["cron", "list"],
+            ["cron", "list", "--json"],
+        ]
+    ),
+    state=st.sampled_from(STATES),
+)
+@example(
+    ops=[
+        ("hash", f"{P}:{{{GOOD_QUEUE}}}:t:g1", {"msg": _msg(enqueued_at=-1e300)}),
+        ("lpush", f"{P}:{{{GOOD_QUEUE}}}:pending", "g1"),
+    ],
+    command=["tasks", "list"],
+    state="pending",
+)
+@example(
+    ops=[
+        ("hash", f"{P}:{{{GOOD_QUEUE}}}:t:g1", {"msg": _msg(), "process_at": "1e300"}),
+        ("zadd", f"{P}:{{{GOOD_QUEUE}}}:scheduled", "g1", 1e300),
+    ],
+    command=["tasks", "list"],
+    state="scheduled",
+)
+def test_command_line_reads_garbage_in_one_line(
+    app: App,
+    cli_config: str,
+    capsys: pytest.CaptureFixture[str],
+    ops: list[tuple[Any, ...]],
+    command: list[str],
+    state: str,
+) -> None:
+    from fuzz_support import check_outcome, run_main
+
+    client = _raw(app)
+    try:
+        client.flushall()
+        client.sadd(f"{P}:queues", GOOD_QUEUE)
+        plant(client, ops)
+    finally:
+        client.close()
+    if command[:2] == ["tasks", "list"]:
+        command = [*command, "--state", state]
+    check_outcome(run_main(capsys, ["-c", cli_config, *command]))
