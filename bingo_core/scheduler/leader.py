@@ -97,7 +97,10 @@ class LeaderLease:
         if token is not None:
             silent = time.monotonic() - self._renewed
             if silent >= self.ttl:
-                why = f"it expired while Redis did not answer (not renewed for {silent:.1f}s)"
+                why = (
+                    f"it expired: not renewed for {silent:.1f}s (Redis did not answer, or "
+                    "this process was paused)"
+                )
             else:
                 why = "its key in Redis was gone or named another daemon"
             self._drop(token, why)
