@@ -13,8 +13,9 @@ that points at it (its only plugin the bench's no-op task type, found through th
 Every ``--every`` seconds it samples the daemon's RSS (psutil if installed, else
 ``/proc/PID/status``), Redis ``used_memory`` and key count, the tasks processed and the
 queue's pending and completed counts, and prints the samples as a table. The verdict
-compares the last third of the samples taken while tasks were being enqueued with the
-middle third: flat when each figure is within ``--tolerance`` percent.
+compares the last third of the samples taken while tasks were being enqueued (after the
+first ``--retention`` + 2 seconds, while the retained tasks pile up to their steady
+number) with the middle third: flat when each figure is within ``--tolerance`` percent.
 """
 
 from __future__ import annotations
@@ -269,11 +270,15 @@ class Sampler(threading.Thread):
                 print(f"  sample failed: {type(exc).__name__}: {exc}", flush=True)
 
 
-def verdict(samples: list[Sample], tolerance: float) -> tuple[bool, str]:
-    """Compare the last third of the enqueue-phase samples with the middle third."""
-    steady = [s for s in samples if s.phase == "enqueue"]
+def verdict(samples: list[Sample], tolerance: float, warm: float) -> tuple[bool, str]:
+    """Compare the last third of the samples taken while enqueuing, after the first
+    ``warm`` seconds (the retained set fills up for one retention), with the middle third."""
+    steady = [s for s in samples if s.phase == "enqueue" and s.at >= warm]
     if len(steady) < 6:
-        return False, f"too few samples while enqueuing ({len(steady)}; need 6): run longer"
+        return False, (
+            f"too few samples while enqueuing after the first {warm:g}s ({len(steady)}; "
+            f"need 6): run longer or sample more often (--every)"
+        )
     third = len(steady) // 3
     middle, last = steady[third : 2 * third], steady[-third:]
     parts, flat = [], True
@@ -290,7 +295,7 @@ def verdict(samples: list[Sample], tolerance: float) -> tuple[bool, str]:
     word = "flat" if flat else "NOT flat"
     return flat, (
         f"verdict: {word} (last third vs middle third of the {len(steady)} samples taken "
-        f"while enqueuing, tolerance {tolerance:g}%): " + ", ".join(parts)
+        f"while enqueuing after the first {warm:g}s, tolerance {tolerance:g}%): " + ", ".join(parts)
     )
 
 
@@ -305,9 +310,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--retained-every", type=int, default=10, help="one batch in N keeps its tasks (10)"
     )
     parser.add_argument(
-        "--retention", type=float, default=10.0, help="seconds those tasks are kept (10)"
+        "--retention", type=float, default=5.0, help="seconds those tasks are kept (5)"
     )
-    parser.add_argument("--every", type=float, default=2.0, help="seconds between samples (2)")
+    parser.add_argument("--every", type=float, default=1.0, help="seconds between samples (1)")
     parser.add_argument(
         "--tolerance", type=float, default=5.0, help="percent that still counts as flat (5)"
     )
@@ -391,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{final.completed:,} retained task(s) left {args.retention + 2:g}s after the "
             f"last one, {final.keys:,} key(s) in Redis"
         )
-        flat, line = verdict(sampler.samples, args.tolerance)
+        flat, line = verdict(sampler.samples, args.tolerance, args.retention + 2)
         peak = max(s.rss for s in sampler.samples)
         print(f"daemon RSS peak {peak / 2**20:.1f} MB, at the end {final.rss / 2**20:.1f} MB")
         print(line)
