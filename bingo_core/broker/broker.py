@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 import redis.exceptions as rexc
 
-from ..errors import DuplicateTaskError, UniqueTaskError, UsageError
+from ..errors import DuplicateTaskError, MalformedKey, UniqueTaskError, UsageError
 from . import connection, scripts
 from .connection import CONNECTION_ERRORS
 from .keys import Keys, QueueKeys
@@ -121,6 +121,10 @@ class Broker(_Base):
             return self._scripts[name](keys=keys, args=args)
         except CONNECTION_ERRORS as exc:
             raise connection.unavailable(self.cfg, exc) from None
+        except rexc.ResponseError as exc:
+            if "WRONGTYPE" in str(exc):  # a key of the wrong type: named by the script
+                raise MalformedKey(str(exc).removeprefix("WRONGTYPE ")) from None
+            raise
 
     def ping(self) -> None:
         """Raise :class:`ServiceUnavailable` (one line) when Redis does not answer."""
