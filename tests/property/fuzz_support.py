@@ -97,6 +97,7 @@ NEAR_MISSES = [
     "release",
     "Asia/Shanghai",
     "Mars/Olympus",
+    "Asia",
     "../../etc/passwd",
     "UTC",
     "json",

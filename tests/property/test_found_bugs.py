@@ -70,6 +70,32 @@ def test_secret_nested_below_a_secret_key_is_masked_in_log_records(
     assert not leaked([line], ["Zq-nested-0009"]), line
 
 
+def test_bad_value_under_a_key_holding_a_newline_is_named_on_one_line(tmp_path: Path) -> None:
+    # loader.key_path joins the pydantic loc as written: worker.queues {"\n": null} gives
+    # "config key worker.queues.\n: None is not valid". Show such parts with repr(), as
+    # _unknown() now does for unknown keys.
+    config = write_yaml(tmp_path / "bingo.yaml", {"worker": {"queues": {"\n": None}}})
+    with pytest.raises(ConfigError) as raised:
+        load_settings(config, env={})
+    check_error(raised.value)
+
+
+@pytest.mark.parametrize("zone", ["Asia", "America", "Etc"])
+def test_time_zone_naming_a_folder_of_the_zone_database_is_a_config_error(
+    tmp_path: Path, cli_env: Path, capsys: pytest.CaptureFixture[str], zone: str
+) -> None:
+    # ServerSettings._zone catches ZoneInfoNotFoundError and ValueError, but ZoneInfo("Asia")
+    # raises IsADirectoryError (tzdata's folder): load_settings raises it raw, and the
+    # command line calls it "Redis is not reachable: IsADirectoryError ..." (exit 1).
+    # Catch OSError there too (expected an IANA time zone).
+    config = write_yaml(tmp_path / "bingo.yaml", {"server": {"timezone": zone}})
+    with only_bingo_errors():
+        load_settings(config, env={})
+    result = run_main(capsys, ["-c", str(config), "cron", "next", "@daily"])
+    check_outcome(result)
+    assert result.code == 2, result
+
+
 # -- cron specs (bingo_core/scheduler/cron.py) -----------------------------------------------
 
 

@@ -39,6 +39,7 @@ ZONES = [
     "",
     " ",
     "Mars/Olympus",
+    "America",
     "../../etc/passwd",
     "utc",
     "Asia/Shanghai ",
