@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..broker import CONNECTION_ERRORS
+from ..loops import cancel_and_wait
 
 if TYPE_CHECKING:
     from ..broker import AsyncBroker
@@ -59,9 +60,9 @@ class Sampler:
     async def stop(self) -> None:
         """Stop sampling and withdraw this process's own record."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        # redis-py's asyncio client may drop a cancellation that arrives while it connects
+        # (the first sample is taken at once): cancel again until the loop has ended.
+        await cancel_and_wait(task)
         if self.roles:
             with contextlib.suppress(*CONNECTION_ERRORS):
                 await self.broker.forget_server(self.id)
