@@ -51,7 +51,7 @@ def add_list_parser(cron_subparsers: _SubParsers) -> None:
 def _zone(name: Any) -> tzinfo:
     try:
         return ZoneInfo(name) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
         return UTC
 
 

@@ -315,7 +315,10 @@ def key_path(prefix: str, loc: Sequence[int | str], at: str = "") -> str:
     """The dotted YAML key for a pydantic ``loc`` (list items as ``[i]``)."""
     out = prefix
     for part in loc:
-        out = _join(out, f"[{part}]" if isinstance(part, int) else str(part))
+        text = str(part)
+        if not isinstance(part, int) and not text.isprintable():
+            text = repr(text)  # a key holding a newline stays on one line
+        out = _join(out, f"[{part}]" if isinstance(part, int) else text)
     return _join(out, at)
 
 

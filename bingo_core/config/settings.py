@@ -141,7 +141,7 @@ class ServerSettings(Section):
     def _zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Asia" is a folder
             raise fail("expected an IANA time zone such as UTC or Asia/Shanghai") from None
         return value
 
