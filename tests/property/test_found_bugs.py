@@ -198,6 +198,11 @@ class Numbers(BaseModel):
     f: float = 0.0
 
 
+class StrictNumbers(BaseModel):
+    model_config = {"extra": "forbid"}
+    i: int = 0
+
+
 RAN: list[str] = []
 
 
@@ -210,6 +215,7 @@ class Plugin:
     def bingo_register_tasks(self, register: Any) -> None:
         register("f:numbers", record, payload=Numbers)
         register("f:open", record)
+        register("f:strict", record, payload=StrictNumbers)
 
 
 @pytest.fixture
@@ -270,6 +276,17 @@ def test_nan_in_an_open_payload_is_not_written_as_json_nan(app: App) -> None:
         raise AssertionError(f"message holds {name}: {raw!r}")
 
     json.loads(raw, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("key", ["\n", "a\nb", "\r", "\u2028"])
+def test_payload_error_naming_a_key_that_holds_a_newline_is_one_line(app: App, key: str) -> None:
+    # registry.describe_validation_error joins the pydantic loc as written: a payload key
+    # "\n" refused by a model (extra="forbid", or a field of that name) makes the message
+    # two lines ("... does not match Strict: \n: Extra inputs are not permitted"). Show
+    # loc parts that are not printable words with repr().
+    with pytest.raises(Exception) as raised:
+        app.client.enqueue("f:strict", {key: None})
+    check_error(raised.value)
 
 
 class Deep(dict[str, Any]):
