@@ -22,7 +22,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     """One readable line for a pydantic error: ``date: Input should be ... (got 5)``."""
     parts = []
     for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "payload"
+        loc = ".".join(str(p) if str(p).isprintable() else repr(str(p)) for p in err["loc"])
+        loc = loc or "payload"
         got = err.get("input")
         shown = "" if err["type"] == "missing" else f" (got {_shown(got)})"
         parts.append(f"{loc}: {err['msg']}{shown}")
