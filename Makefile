@@ -15,21 +15,21 @@ PLUGIN_DIRS = plugins/daily_report plugins/daily_stats plugins/mail_notify
 TEST_PLUGIN_DIRS = tests/plugins_pkgs/bingo-test-plugin tests/plugins_pkgs/bingo-broken-plugin
 PLUGINS = $(foreach p,$(PLUGIN_DIRS),-e $(p))
 TEST_PLUGINS = $(foreach p,$(PLUGIN_DIRS),-e '$(p)[test]') $(foreach p,$(TEST_PLUGIN_DIRS),-e $(p))
-TEST_EXTRAS = '.[test,lint]'
+TEST_EXTRAS = '.[test,lint,embedded]'
 PROJECTS = Makefile pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS))
 
 # pip quietly into the log; on failure print the log and stop.
 pip_install = @echo "installing $(1) into $(VENV) (log: $(INSTALL_LOG))"; \
 	$(PIP) install $(2) >$(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
 
-.PHONY: run test install install-test lint bench
+.PHONY: run test test-oldest install install-test lint bench docs
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV)
 	$(call pip_install,the latest pip,--upgrade pip)
 
 $(VENV)/.installed: $(PROJECTS) | $(BIN)/python
-	$(call pip_install,bingo-scheduler and its plugins,-e . $(PLUGINS))
+	$(call pip_install,bingo-scheduler and its plugins,-e '.[embedded]' $(PLUGINS))
 	@touch $@
 
 $(VENV)/.installed-test: $(PROJECTS) $(addsuffix /pyproject.toml,$(TEST_PLUGIN_DIRS)) | $(BIN)/python
@@ -64,6 +64,24 @@ test: $(VENV)/.installed-test
 	if [ -n "$$failed" ]; then echo "make test FAILED: $${failed#; }"; exit 1; fi; \
 	echo "make test: every step passed"
 
+# The same suite on the oldest release of every core dependency pyproject.toml allows
+# (ci/oldest.txt), in a venv of its own, so each lower bound is a tested promise; the
+# test tools themselves are the newest. `.ci/run` runs it after `make test`.
+OLDEST = .venv-oldest
+$(OLDEST)/.installed-test: $(PROJECTS) ci/oldest.txt
+	@test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	@echo "installing the oldest allowed dependencies into $(OLDEST) (log: $(OLDEST)/install.log)"
+	@$(OLDEST)/bin/python -m pip install --upgrade pip >$(OLDEST)/install.log 2>&1 && \
+	  $(OLDEST)/bin/python -m pip install -c ci/oldest.txt -e '.[test,lint,embedded]' $(TEST_PLUGINS) \
+	  >>$(OLDEST)/install.log 2>&1 || { cat $(OLDEST)/install.log; exit 1; }
+	@touch $@
+
+test-oldest: $(OLDEST)/.installed-test
+	@$(OLDEST)/bin/python -m pip list --format=freeze 2>/dev/null | \
+	  grep -iE "^($$(grep -vE '^#|^$$' ci/oldest.txt | cut -d= -f1 | paste -sd'|'))==" | \
+	  paste -sd' ' | sed 's/^/==> pytest on /'
+	$(OLDEST)/bin/pytest
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bingo_core tests bench plugins
 	$(BIN)/ruff format --check bingo_core
@@ -71,3 +89,9 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/throughput.py
+
+# The option table of docs/plugins.md is generated from bingo_core/options.py
+# (tests/test_option_table.py fails when it differs).
+docs: $(VENV)/.installed
+	$(BIN)/python -c 'from pathlib import Path; from bingo_core.options import with_table; \
+	page = Path("docs/plugins.md"); page.write_text(with_table(page.read_text()))'

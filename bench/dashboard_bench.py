@@ -7,7 +7,7 @@ without it, and the worker's throughput while a page refreshes every second.
 1. **Latency.** A private Redis holds ``--tasks`` tasks across every state (39 % pending,
    1 % active, 15 % scheduled, 15 % retry, 20 % archived, 10 % completed), ``--entries``
    published schedule entries (each with a last fire), five worker heartbeats with 100
-   active tasks each, and 1,000 ``sys_crontab`` rows in a SQLite file. A real daemon
+   active tasks each, and ``--rows`` (1,000) ``sys_crontab`` rows in a SQLite file. A real daemon
    (this file's ``--daemon`` mode: :func:`bingo_core.daemon.run_daemon` with a no-op task
    type, the worker and scheduler off) serves the dashboard on uvicorn; every page and
    every read of the JSON API is asked ``--requests`` times over one keep-alive
@@ -49,10 +49,21 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "peers"))
 
-from harness import RedisServer, free_port  # noqa: E402 - bench/ is put on sys.path above
+import smoke  # noqa: E402 - bench/ is put on sys.path above
+from harness import RedisServer, free_port  # noqa: E402
 
 KEY = "bench-dashboard-key-0123456789"
 TASK = "bench:noop"
+SMOKE = {
+    "tasks": 500,
+    "entries": 50,
+    "rows": 20,
+    "requests": 1,
+    "metrics": 1,
+    "n": 300,
+    "runs": 1,
+    "no_pin": True,
+}
 
 # -- the daemon side (``--daemon CONFIG``) --------------------------------------------------
 
@@ -108,13 +119,14 @@ return #ids
 """
 
 
-def seed(app: Any, tasks: int, entries: int, tmp: Path) -> dict[str, Any]:
+def seed(app: Any, tasks: int, entries: int, rows: int) -> dict[str, Any]:
     """Tasks in every state, schedule entries, heartbeats and sys_crontab rows."""
     import asyncio
 
     import redis
 
     from bingo_core.broker.schedstate import Published, Record, SchedState
+    from bingo_core.records import EntryInfo, HistoryItem
 
     client = app.client
     q = app.broker.keys.queue("default")
@@ -144,25 +156,23 @@ def seed(app: Any, tasks: int, entries: int, tmp: Path) -> dict[str, Any]:
     async def publish() -> list[str]:
         broker = app.async_broker()
         try:
-            _, leased = await broker.fetch(
-                "default", tasks // 100, time.time() + 86400, "bench:1:w"
-            )
-            active = [x.decode() if isinstance(x, bytes) else str(x) for x in leased[0::3]]
+            fetched = await broker.fetch("default", tasks // 100, time.time() + 86400, "bench:1:w")
+            active = [t.id for t in fetched.leased]
             state = SchedState(broker, "bench-leader:1:aa")
             ok, token = await state.acquire(3600)
             assert ok
             published = [
                 Published(
                     f"db:{i}|entry {i:05d}",
-                    {
-                        "name": f"entry {i:05d}",
-                        "source": f"db:{i}",
-                        "spec": f"{i % 60} * * * *",
-                        "timezone": "UTC",
-                        "type": TASK,
-                        "queue": "default",
-                        "misfire_grace": 60.0,
-                    },
+                    EntryInfo(
+                        name=f"entry {i:05d}",
+                        source=f"db:{i}",
+                        spec=f"{i % 60} * * * *",
+                        timezone="UTC",
+                        type=TASK,
+                        queue="default",
+                        misfire_grace=60.0,
+                    ),
                     "fp",
                 )
                 for i in range(entries)
@@ -176,12 +186,9 @@ def seed(app: Any, tasks: int, entries: int, tmp: Path) -> dict[str, Any]:
                     last_tick=now - 60,
                     last_task=active[0],
                     last_at=now - 59.99,
-                    history={
-                        "tick": now - 60,
-                        "task_id": active[0],
-                        "enqueued_at": now - 59.99,
-                        "lateness": 0.01,
-                    },
+                    history=HistoryItem(
+                        tick=now - 60, task_id=active[0], enqueued_at=now - 59.99, lateness=0.01
+                    ),
                 )
                 for p in published
             ]
@@ -215,7 +222,7 @@ def seed(app: Any, tasks: int, entries: int, tmp: Path) -> dict[str, Any]:
 
     with store_from_settings(app.settings) as store:
         store.init_schema()
-        for i in range(1000):
+        for i in range(rows):
             store.add(f"row {i}", TASK, f"{i % 60} 2 * * *", '{"i": 1}', 1)
     r.close()
     return {
@@ -279,7 +286,7 @@ def rss(pid: int) -> tuple[float, float]:
 
 
 def latency(
-    base: str, seeded: dict[str, Any], requests: int
+    base: str, seeded: dict[str, Any], requests: int, scrapes: int
 ) -> list[tuple[str, str, float, float]]:
     import httpx
 
@@ -351,10 +358,11 @@ def latency(
                     percentile(times, 0.95),
                 )
             )
-        # /metrics: the collector caches 5 s; every scrape here waits that out
+        # /metrics: the collector caches 5 s; every scrape after the first waits that out
         times = []
-        for _ in range(min(requests, 5)):
-            time.sleep(5.1)
+        for i in range(scrapes):
+            if i:
+                time.sleep(5.1)
             t0 = time.perf_counter()
             http.get("/metrics")
             times.append((time.perf_counter() - t0) * 1000)
@@ -450,11 +458,13 @@ def config_file(tmp: Path, url: str, port: int) -> Path:
     return path
 
 
-def report_latency(config: Path, base: str, seeded: dict[str, Any], requests: int) -> None:
+def report_latency(
+    config: Path, base: str, seeded: dict[str, Any], requests: int, scrapes: int
+) -> None:
     """Part 1: every page and API read against a dashboard-only daemon."""
     proc = start_daemon(config, "--no-worker", "--no-scheduler")
     try:
-        rows = latency(base, seeded, requests)
+        rows = latency(base, seeded, requests, scrapes)
         served_rss = rss(proc.pid)
     finally:
         stop_daemon(proc)
@@ -504,24 +514,31 @@ def report_throughput(config: Path, url: str, base: str, n: int, runs: int, pin:
     print(f"RSS the dashboard adds: {added:+.1f} MB (peak with full reloads {peak:+.1f} MB)")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--rows", type=int, default=1000, help="sys_crontab rows")
     parser.add_argument("--requests", type=int, default=40, help="per page / API call")
     parser.add_argument("--n", type=int, default=50_000, help="no-op tasks per throughput run")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument("--metrics", type=int, default=5, help="uncached /metrics scrapes")
     parser.add_argument("--skip", choices=("latency", "throughput"), help="leave one part out")
     parser.add_argument("--daemon", metavar="CONFIG", help=argparse.SUPPRESS)
     parser.add_argument("--poll", nargs=2, metavar=("BASE", "MODE"), help=argparse.SUPPRESS)
-    args, extra = parser.parse_known_args()
+    args, extra = parser.parse_known_args(argv)
     if args.daemon:
         daemon_main(args.daemon, extra)
         return
     if args.poll:
         poller_main(*args.poll)
         return
+    args = smoke.parse_args(parser, argv, SMOKE)
+    if args.tasks < 100 and args.skip != "latency":
+        parser.error("--tasks must be at least 100 (the pages asked for need an active task)")
+    if (args.entries < 6 or args.rows < 8) and args.skip != "latency":
+        parser.error("--entries must be at least 6 and --rows 8 (pages ask for entry 5, row 7)")
     pin = not args.no_pin and hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1
     if pin:
         os.sched_setaffinity(0, {1})  # this process and, inherited, the daemons
@@ -536,16 +553,16 @@ def main() -> None:
             base = f"http://127.0.0.1:{port}"
             if args.skip != "latency":
                 app = make_app(str(config))
-                seeded = seed(app, args.tasks, args.entries, tmp)
+                seeded = seed(app, args.tasks, args.entries, args.rows)
                 counts = app.inspector.stats(["default"])[0]
                 app.close()
                 states = ("pending", "active", "scheduled", "retry", "archived", "completed")
                 print(
                     f"seeded in {seeded['seconds']:.1f}s: "
-                    + ", ".join(f"{s} {counts[s]:,}" for s in states)
-                    + f"; {args.entries:,} schedule entries; 1,000 sys_crontab rows"
+                    + ", ".join(f"{s} {counts.count(s):,}" for s in states)
+                    + f"; {args.entries:,} schedule entries; {args.rows:,} sys_crontab rows"
                 )
-                report_latency(config, base, seeded, args.requests)
+                report_latency(config, base, seeded, args.requests, args.metrics)
             if args.skip != "throughput":
                 report_throughput(config, url, base, args.n, args.runs, pin)
     finally:

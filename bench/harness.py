@@ -41,6 +41,7 @@ import common  # noqa: E402 - lives in bench/peers, put on sys.path just above
 #: name -> (module in bench/peers, adapter class)
 SYSTEMS: dict[str, tuple[str, str]] = {
     "bingo": ("bingo_worker", "BingoAdapter"),
+    "bingo-sync": ("bingo_worker", "BingoSyncAdapter"),
     "arq": ("arq_worker", "ArqAdapter"),
     "celery": ("celery_worker", "CeleryAdapter"),
     "rq": ("rq_worker", "RqAdapter"),
@@ -122,6 +123,8 @@ class Config:
     timeout: float
     stall: float
     logs: Path
+    #: "noop" (one Redis command per 1,000 tasks) or "io" (one INCR per task)
+    body: str = "noop"
 
 
 @dataclass
@@ -246,6 +249,7 @@ class Run:
             PYTHONPATH=os.pathsep.join(filter(None, [str(PEERS), env.get("PYTHONPATH")])),
             PYTHONUNBUFFERED="1",
             BENCH_FORKING="1" if getattr(self.adapter, "forking", False) else "0",
+            BENCH_BODY=self.cfg.body,
         )
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(

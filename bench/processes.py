@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import smoke
 from harness import RedisServer
 from soak import (
     COUNT,
@@ -43,6 +44,7 @@ from soak import (
 )
 
 LAYOUTS = ("pinned", "free")
+SMOKE = {"n": 300, "runs": 1, "batch": 100, "layouts": "free"}
 
 
 class Failed(Exception):
@@ -113,7 +115,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--layouts", default=",".join(LAYOUTS), help="pinned, free or both (default: both)"
     )
-    return parser.parse_args(argv)
+    return smoke.parse_args(parser, argv, SMOKE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         if one and two:
             print(f"{layout}: 2 processes / 1 process = {two / one:.2f}x")
     print(f"load average at the end {os.getloadavg()[0]:.2f}")
-    return 0
+    return 0 if all(rates.values()) else 1
 
 
 if __name__ == "__main__":

@@ -34,10 +34,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redis
+import smoke
 from harness import RedisServer
 
-from bingo_core.broker import AsyncBroker, Broker
-from bingo_core.broker.schedstate import SchedStateReader
+from bingo_core.app import App
 from bingo_core.config import Settings, load_settings
 from bingo_core.plugins import PluginManager, hookimpl
 from bingo_core.registry import Registry, TaskRegister
@@ -96,16 +96,31 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
+def lateness_of(item: Any) -> float | None:
+    """The lateness (s) of one history item, None for a missed or refused tick."""
+    value = item.get("lateness") if isinstance(item, dict) else getattr(item, "lateness", None)
+    return None if value is None else float(value)
+
+
+def tick_of(item: Any) -> float:
+    return float(item["tick"] if isinstance(item, dict) else item.tick)
+
+
 async def one_run(
-    load: str, args: argparse.Namespace, url: str, registry: Registry, manager: Any
+    load: str, args: argparse.Namespace, url: str, registry: Registry, manager: PluginManager
 ) -> dict[str, float]:
     workdir = tempfile.mkdtemp(prefix="bench-sched-")
     settings = settings_for(url, workdir, schedules(load, args.entries, args.fast))
-    broker = AsyncBroker(settings.redis)
-    service = SchedulerService(settings, registry, manager, broker)
+    app = App(settings, registry=registry, manager=manager)
+    service = SchedulerService(app)
     started = time.perf_counter()
     await service.start()
+    deadline = started + args.arm_timeout
     while not service.ticker.armed:
+        if time.perf_counter() > deadline:
+            await service.stop()
+            await app.aclose()
+            raise SystemExit(f"the scheduler did not arm within {args.arm_timeout:g}s")
         await asyncio.sleep(0.001)
     arm = time.perf_counter() - started
     await asyncio.sleep(args.warmup)
@@ -116,31 +131,41 @@ async def one_run(
     wall = time.perf_counter() - wall0
     fired = service.ticker.fired - fired0
     window_end = time.time()
+    fast_keys = [c.key for c in service.ticker.entries() if c.entry.name.startswith("fast")]
     await service.stop()
-    await broker.close()
-    sync_broker = Broker(settings.redis)
     try:
-        reader = SchedStateReader(sync_broker)
         late = [
-            h["lateness"]
-            for i in range(args.fast)
-            for h in reader.history(f"config|fast{i}", 100)
-            if "lateness" in h and window_start <= h["tick"] < window_end
+            value
+            for key in fast_keys
+            for item in app.inspector.schedule_history(key, 100)
+            if (value := lateness_of(item)) is not None
+            and window_start <= tick_of(item) < window_end
         ]
     finally:
-        sync_broker.close()
+        await app.aclose()
     nan = float("nan")
     return {
         "arm": arm,
         "cpu": 100 * cpu / wall,
         "rate": fired / wall,
+        "late": len(late),
         "p50": 1000 * percentile(late, 0.50) if late else nan,
         "p99": 1000 * percentile(late, 0.99) if late else nan,
         "max": 1000 * max(late) if late else nan,
     }
 
 
-def main() -> None:
+SMOKE = {
+    "entries": 300,
+    "fast": 10,
+    "seconds": 1.5,
+    "warmup": 0.5,
+    "runs": 1,
+    "no_pin": True,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--entries", type=int, default=10_000, help="live entries (10000)")
     parser.add_argument("--fast", type=int, default=100, help="one-second entries (100)")
@@ -149,7 +174,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs per load (3)")
     parser.add_argument("--loads", default="idle,busy", help="idle,busy")
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--arm-timeout", type=float, default=120.0, help="seconds the scheduler may take to arm"
+    )
+    args = smoke.parse_args(parser, argv, SMOKE)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2
     server = RedisServer(pin)
@@ -159,6 +187,9 @@ def main() -> None:
     manager.add(BenchPlugin(), "bench")
     registry = manager.collect()
     loads = [x for x in args.loads.split(",") if x]
+    unknown = sorted(set(loads) - {"idle", "busy"})
+    if unknown or not loads:
+        parser.error(f"--loads: unknown load {', '.join(unknown) or '(none)'} (idle, busy)")
     results: dict[str, list[dict[str, float]]] = {load: [] for load in loads}
     try:
         for run in range(args.runs):
@@ -196,7 +227,12 @@ def main() -> None:
     widths = [max(len(r[i]) for r in [HEADERS, *rows]) for i in range(len(HEADERS))]
     for row in [HEADERS, *rows]:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    empty = [load for load in loads if not any(r["late"] for r in results[load])]
+    if empty:
+        print(f"no one-second entry fired within the window under load {', '.join(empty)}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+import smoke
 
 from bingo_core.registry import Registry, TaskRegister
 from bingo_core.scheduler.entries import CompiledEntry
@@ -50,6 +51,7 @@ MODES = {"fingerprint": 300.0, "full read": 0.0}
 HEADERS = ["database", "mode", "rows", "active", "first ms", "quiet p50", "quiet p99"]
 INSERT = "INSERT INTO sys_crontab (name, type, spec, payload, status) VALUES (%s, %s, %s, %s, %s)"
 UPDATE = "UPDATE sys_crontab SET payload = %s WHERE id = %s"
+SMOKE = {"rows": 300, "quiet": 5, "changed": 10, "changed_rounds": 2, "runs": 1, "no_pin": True}
 
 
 def noop(ctx: Any, payload: dict[str, Any]) -> None:
@@ -198,7 +200,7 @@ def bench_database(name: str, url: str, raw: Raw, args: argparse.Namespace) -> l
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000, help="sys_crontab rows (10000)")
     parser.add_argument("--quiet", type=int, default=50, help="rounds with no change (50)")
@@ -209,7 +211,7 @@ def main() -> None:
     parser.add_argument("--mysql-host", default="127.0.0.1", help="MariaDB host (127.0.0.1)")
     parser.add_argument("--mysql-port", type=int, default=3306, help="MariaDB port (3306)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin to CPU 1")
-    args = parser.parse_args()
+    args = smoke.parse_args(parser, argv, SMOKE)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2
     if pin:
@@ -255,7 +257,15 @@ def main() -> None:
 
 def bench_mariadb(args: argparse.Namespace) -> list[list[str]]:
     database = f"bingo_bench_{uuid.uuid4().hex[:10]}"
-    admin = pymysql.connect(host=args.mysql_host, port=args.mysql_port, user="root", password="")
+    try:
+        admin = pymysql.connect(
+            host=args.mysql_host, port=args.mysql_port, user="root", password=""
+        )
+    except pymysql.err.OperationalError as exc:
+        raise SystemExit(
+            f"MariaDB at {args.mysql_host}:{args.mysql_port} is not reachable ({exc.args[-1]}); "
+            "--databases sqlite leaves it out"
+        ) from None
     try:
         with admin.cursor() as cur:
             cur.execute(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import importlib.util
 import os
 import shutil
 import statistics
@@ -22,10 +23,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import smoke
 from harness import SYSTEMS, Config, Failed, RedisServer, Result, Run
 
 PACKAGES = {
     "bingo": "bingo-scheduler",
+    "bingo-sync": "bingo-scheduler",
     "arq": "arq",
     "celery": "celery",
     "rq": "rq",
@@ -34,6 +37,30 @@ PACKAGES = {
     "taskiq": "taskiq-redis",
     "huey": "huey",
     "saq": "saq",
+}
+
+#: the modules a system's adapter needs (a smoke run leaves out a system missing one)
+IMPORTS = {
+    "bingo": ["bingo_core"],
+    "bingo-sync": ["bingo_core"],
+    "arq": ["arq"],
+    "celery": ["celery"],
+    "rq": ["rq"],
+    "rq-simple": ["rq"],
+    "dramatiq": ["dramatiq"],
+    "taskiq": ["taskiq", "taskiq_redis"],
+    "huey": ["huey"],
+    "saq": ["saq"],
+}
+
+SMOKE = {
+    "n": 200,
+    "runs": 1,
+    "batch": 50,
+    "probes": 5,
+    "timeout": 120.0,
+    "stall": 20.0,
+    "no_pin": True,
 }
 
 #: column title, how to read a run, format, higher is better
@@ -81,8 +108,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="do not pin Redis to CPU 0 and the Python side to CPU 1",
     )
+    parser.add_argument(
+        "--body",
+        choices=["noop", "io"],
+        default="noop",
+        help="handler body: noop (one Redis command per 1,000 tasks, default) or io "
+        "(one INCR per task through the handler's own client)",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep the worker logs")
-    args = parser.parse_args(argv)
+    args = smoke.parse_args(parser, argv, SMOKE)
     chosen = [args.only] if args.only else [s.strip() for s in args.systems.split(",")]
     unknown = [s for s in chosen if s not in SYSTEMS]
     if unknown:
@@ -90,7 +124,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.n < 2 or args.runs < 1 or args.batch < 1 or args.probes < 1:
         parser.error("--n must be at least 2; --runs, --batch and --probes at least 1")
     args.chosen = list(dict.fromkeys(chosen))
+    if args.smoke:
+        missing = [s for s in args.chosen if not installed(s)]
+        if missing:
+            print(
+                f"smoke: leaving out {', '.join(missing)}: not installed "
+                "(pip install -e '.[bench]' brings the peers)"
+            )
+            args.chosen = [s for s in args.chosen if s not in missing]
     return args
+
+
+def installed(system: str) -> bool:
+    """Whether every module ``system``'s adapter imports is installed."""
+    return all(importlib.util.find_spec(name) is not None for name in IMPORTS[system])
 
 
 def version(system: str) -> str:
@@ -123,21 +170,25 @@ def print_tables(
         if results[system] and failures[system]:
             print(f"  {system}: {len(failures[system])} run(s) failed: {failures[system][-1]}")
 
-    peers = [s for s in systems if s != "bingo" and results[s]]
-    if not results.get("bingo") or not peers:
-        return
-    print()
-    print("bingo ÷ peer (rates: above 1 = bingo faster; latencies: below 1 = bingo faster)")
-    print(f"{'peer':<{width}}" + "".join(f"{t:>12}" for t, *_ in METRICS))
-    for peer in peers:
-        cells = ""
-        for _, get, _, _ in METRICS:
-            mine, theirs = median_of(results["bingo"], get), median_of(results[peer], get)
-            cells += f"{(mine / theirs if theirs else float('nan')):>11.3g}x"
-        print(f"{peer:<{width}}{cells}")
+    peers = [s for s in systems if not s.startswith("bingo") and results[s]]
+    for mine_name in [s for s in systems if s.startswith("bingo") and results[s]]:
+        if not peers:
+            return
+        print()
+        print(
+            f"{mine_name} ÷ peer (rates: above 1 = bingo faster; latencies: below 1 = bingo faster)"
+        )
+        print(f"{'peer':<{width}}" + "".join(f"{t:>12}" for t, *_ in METRICS))
+        for peer in peers:
+            cells = ""
+            for _, get, _, _ in METRICS:
+                mine, theirs = median_of(results[mine_name], get), median_of(results[peer], get)
+                cells += f"{(mine / theirs if theirs else float('nan')):>11.3g}x"
+            print(f"{peer:<{width}}{cells}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench; exit code 1 when every run of some system failed."""
     args = parse_args(argv)
     pin = not args.no_pin and (os.cpu_count() or 1) >= 2
     server = RedisServer(pin)
@@ -156,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         args.timeout,
         args.stall,
         logs,
+        args.body,
     )
     systems = args.chosen
     print(
@@ -163,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.batch}), {args.runs} run(s), {args.probes} latency probes/run, "
         f"{'Redis on CPU 0, Python on CPU 1' if pin else 'no CPU pinning'}"
     )
+    print(f"handler body: {args.body}")
     print("versions: " + ", ".join(f"{s} {version(s)}" for s in systems))
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     results: dict[str, list[Result]] = {s: [] for s in systems}
@@ -195,7 +248,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nworker logs: {logs}")
     else:
         shutil.rmtree(logs, ignore_errors=True)
+    return 1 if any(not results[s] for s in systems) else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

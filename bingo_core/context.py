@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from .errors import TaskTimeout
+from .records.progress import TaskProgress
 
 _task_log = logging.getLogger("bingo.task")
 
@@ -38,11 +40,14 @@ class TaskContext:
         "_app",
         "_cancelled",
         "_logger",
+        "_progress",
         "db",
         "deadline",
         "duration",
         "enqueued_at",
+        "headers",
         "max_retry",
+        "parents",
         "queue",
         "retry_count",
         "settings",
@@ -50,6 +55,7 @@ class TaskContext:
         "task_id",
         "timezone",
         "type",
+        "workflow_id",
     )
 
     def __init__(
@@ -85,15 +91,26 @@ class TaskContext:
         self.enqueued_at = enqueued_at
         #: The server's time zone (``server.timezone``).
         self.timezone = timezone
+        #: The string headers the task carries (``headers=``, the trace context); empty
+        #: when none.
+        self.headers: dict[str, str] = {}
         #: ``db()`` -> a SQLAlchemy ``Session`` on the configured store.
         self.db = db
         #: When the handler started (epoch seconds), and how long it ran (seconds; set
         #: before ``bingo_task_succeeded`` / ``bingo_task_failed`` are called).
         self.started_at: float | None = None
+        #: A workflow step's workflow id (``Client.enqueue_workflow``), else None.
+        self.workflow_id: str | None = None
+        #: A workflow step's inputs: the results of the steps it waited for, in order (one
+        #: per member of a group before it); empty for a first step or a plain task.
+        self.parents: list[Any] = []
         self.duration: float | None = None
         self._app = app
         self._cancelled = False
         self._logger: logging.LoggerAdapter[logging.Logger] | None = None
+        #: Where ``progress`` goes: ``report(queue, task_id, record)`` (set by the
+        #: worker; None: reports are dropped).
+        self._progress: Callable[[str, str, TaskProgress], None] | None = None
 
     @property
     def cancelled(self) -> bool:
@@ -108,6 +125,20 @@ class TaskContext:
         """Raise :class:`TaskTimeout` when the task has been cancelled."""
         if self._cancelled:
             raise TaskTimeout(f"task {self.task_id} was cancelled")
+
+    def progress(self, done: float, total: float | None = None, note: str = "") -> None:
+        """Report how far the task is: ``done`` out of ``total`` (None: unknown), with a
+        short ``note`` (cut to 200 characters). Cheap enough to call in a tight loop, from
+        ``async def`` and plain ``def`` handlers alike: the worker writes the newest value
+        at most every :data:`~bingo_core.worker.progress.INTERVAL` seconds and once more
+        when the attempt ends. Shown by ``tasks show``, ``client.info(id).progress`` and
+        the dashboard's task page. Raises ``ValueError`` (one line) for a negative or
+        non-numeric ``done``/``total``. A process-isolated handler's reports are dropped.
+        """
+        record = TaskProgress.of(done, total, note, time.time())
+        report = self._progress
+        if report is not None:
+            report(self.queue, self.task_id, record)
 
     @property
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
@@ -128,9 +159,16 @@ class TaskContext:
 
     def enqueue(self, task_type: str, payload: Any = None, **options: Any) -> Any:
         """Enqueue a follow-up task (validated like :meth:`Client.enqueue`); returns its
-        :class:`TaskInfo`. Synchronous: one Redis round trip."""
+        :class:`TaskInfo`. Synchronous: one Redis round trip. The task carries this one's
+        headers; those given in ``headers=`` win."""
         if self._app is None:
             raise RuntimeError("this context cannot enqueue (a process-isolated handler)")
+        if self.headers:
+            given = options.get("headers")
+            if given is None:
+                options["headers"] = self.headers
+            elif isinstance(given, Mapping):  # anything else is refused as given
+                options["headers"] = {**self.headers, **given}
         return self._app.client.enqueue(task_type, payload, **options)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -149,6 +187,7 @@ class TaskContext:
                 self.timezone,
                 self.db,
             ),
+            (None, {"headers": self.headers}),
         )
 
     def now(self) -> datetime:

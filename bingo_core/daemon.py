@@ -20,13 +20,19 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
+from . import eventloop
 from .config import setup_logging
-from .config.logging import secret_values
+from .config.logging import add_secrets, secret_values
+from .dashboard.service import DashboardService, wanted
 from .errors import Crashed
+from .eventloop import run
 from .loops import Backoff, one_line
+from .process import NAME, set_title
+from .worker import Worker
 
 if TYPE_CHECKING:
     from .app import App
+    from .config import Settings
 
 log = logging.getLogger("bingo.daemon")
 
@@ -119,6 +125,7 @@ async def _serve(app: App, children: Children | None) -> None:
     services: list[Any] = []
     tasks: dict[asyncio.Task[Any], str] = {}
     if not getattr(args, "no_scheduler", False) and settings.scheduler.enabled:
+        # lazy: the daemon loads SQLAlchemy and croniter only when it runs the scheduler
         from .scheduler.service import SchedulerService
 
         service = SchedulerService(app)
@@ -131,8 +138,6 @@ async def _serve(app: App, children: Children | None) -> None:
         loop.add_signal_handler(signal.SIGUSR1, _no_scheduler(args))
     run_worker = not getattr(args, "no_worker", False)
     if run_worker:
-        from .worker import Worker
-
         worker = Worker(app)
         tasks[asyncio.create_task(worker.run(stop), name="bingo-worker")] = "the worker"
     if children is not None:
@@ -140,14 +145,13 @@ async def _serve(app: App, children: Children | None) -> None:
         tasks[watcher] = "the worker process watcher"
     app.manager.notify("bingo_startup", settings=settings)
     log.info(
-        "bingo-scheduler started: pid=%d scheduler=%s worker=%s",
+        "bingo-scheduler started: pid=%d scheduler=%s worker=%s event loop: %s",
         os.getpid(),
         bool(services),
         run_worker,
+        eventloop.running,
     )
     if not getattr(args, "no_dashboard", False):  # the sampler; the dashboard when configured
-        from .dashboard.service import DashboardService
-
         services.append(await DashboardService(app).start())
     stopper = asyncio.create_task(stop.wait(), name="bingo-stop")
     try:
@@ -190,6 +194,22 @@ def _no_scheduler(args: Any) -> Any:
     return handler
 
 
+def _title(app: App) -> str:
+    """The daemon's process title: ``bingo-scheduler daemon (scheduler, worker) -c FILE``."""
+    args, settings = app.args, app.settings
+    roles = [
+        role
+        for role, on in (
+            ("scheduler", settings.scheduler.enabled and not getattr(args, "no_scheduler", False)),
+            ("worker", not getattr(args, "no_worker", False)),
+            ("dashboard", wanted(app) and not getattr(args, "no_dashboard", False)),
+        )
+        if on
+    ]
+    config = f" -c {app.config_path}" if app.config_path else ""
+    return f"{NAME} daemon ({', '.join(roles) or 'idle'}){config}"
+
+
 def run_daemon(app: App) -> int:
     """Run until SIGTERM/SIGINT; returns the exit code (0 after a signal).
 
@@ -199,12 +219,30 @@ def run_daemon(app: App) -> int:
     """
     settings = app.settings
     setup_logging(settings.log, secrets=secret_values(settings))
+    # lazy: the embedded Redis's helpers; its server package loads only when it starts
+    from .broker.embedded import SOCKET, EmbeddedRedis, alive, wanted
+
+    # One that an earlier daemon started is used as it is (the daemons' worker children).
+    embedded = EmbeddedRedis() if wanted(settings) and not alive(SOCKET) else None
+    if embedded is not None:
+        # Before anything connects: they find its socket.
+        embedded.start(forced=settings.redis.embedded == "always")
+    try:
+        return _run(app, settings)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _run(app: App, settings: Settings) -> int:
+    set_title(_title(app))
     app.manager  # noqa: B018 - load the plugins now, so broken ones are logged at start
+    add_secrets(secret_values(settings))  # the plugins' secrets, bound with them
     children = None
     if settings.worker.processes > 1 and not getattr(app.args, "no_worker", False):
         children = Children(app, settings.worker.processes - 1)
     try:
-        asyncio.run(_serve(app, children))
+        run(_serve(app, children), settings.worker.event_loop)
     except Crashed as exc:
         log.critical("bingo-scheduler stops: %s", exc)
         log.debug("what stopped it", exc_info=exc)

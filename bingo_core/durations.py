@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 _UNITS = {
     "ns": 1e-9,
@@ -71,3 +72,20 @@ def format_duration(seconds: float) -> str:
     if secs or not out:
         out += f"{secs}s"
     return out
+
+
+def shown(value: Any) -> str:
+    """Seconds as ``850 ms``, ``12.5 s``, ``3m 20s``, ``2h 5m``, ``3d 4h`` (``-`` for
+    None; below 0 as 0): the dashboard's ``dur`` filter and the CLI's tables."""
+    if value is None:
+        return "-"
+    s = max(0.0, float(value))
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    if s < 60:
+        return f"{s:.1f} s"
+    if s < 3600:
+        return f"{int(s // 60)}m {int(s % 60)}s"
+    if s < 86400:
+        return f"{int(s // 3600)}h {int(s % 3600 // 60)}m"
+    return f"{int(s // 86400)}d {int(s % 86400 // 3600)}h"

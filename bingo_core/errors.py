@@ -42,6 +42,21 @@ class UnknownTaskType(UsageError):
         self.task_type = task_type
 
 
+class TaskTypeConflict(UnknownTaskType, RegistrationError):
+    """Two or more plugins register the same task type: each of them is left out, so the
+    type is served by none (never silently by whichever loaded first)."""
+
+    def __init__(self, task_type: str, plugins: list[str]) -> None:
+        names = [f"plugin {p!r}" for p in plugins]
+        named = ", ".join(names[:-1]) + " and " + names[-1]
+        which = f"both {named}; neither is" if len(names) == 2 else f"{named}; none is"
+        UsageError.__init__(
+            self, f"task type {task_type!r} is registered by {which} loaded (uninstall one)"
+        )
+        self.task_type = task_type
+        self.plugins = plugins
+
+
 class PayloadError(UsageError):
     """A payload does not match the model of its task type."""
 
@@ -62,6 +77,10 @@ class UniqueTaskError(UsageError):
     """An identical task (type + payload) holds the unique lock in this queue."""
 
 
+class DependencyError(UsageError):
+    """A ``depends_on`` id names no task of the task's queue."""
+
+
 class BulkEnqueueError(UsageError):
     """Some tasks of an ``enqueue_many`` call were refused; the others were enqueued."""
 
@@ -78,11 +97,43 @@ class TaskNotFound(UsageError):
     """No task with this id in this queue."""
 
 
-class ServiceUnavailable(BingoError):
-    """A service Bingo needs (Redis, the database) does not answer (exit 1)."""
+class TaskFailed(BingoError):
+    """The task waited for (``Client.wait``, ``tasks wait``) was archived: its retries
+    were used up, it was cancelled or archived by hand. ``error`` is its last error."""
 
-    def __init__(self, service: str, address: str, reason: str, hint: str = "") -> None:
-        text = f"{service} at {address} is not reachable: {reason}"
+    def __init__(self, task_id: str, queue: str, error: str) -> None:
+        first = error.strip().splitlines()[0] if error.strip() else "no error recorded"
+        if task_id.startswith("wf-"):  # a workflow id (Client.enqueue_workflow)
+            super().__init__(f"workflow {task_id} (queue {queue}) failed: {first}")
+        else:
+            super().__init__(f"task {task_id} (queue {queue}) was archived: {first}")
+        self.task_id = task_id
+        self.queue = queue
+        self.error = error
+
+
+class WaitTimeout(BingoError, TimeoutError):
+    """The task waited for did not end within the timeout given (it goes on)."""
+
+
+class EntryNotFound(UsageError):
+    """No schedule entry has the key given (``cron run``, the dashboard's "run now")."""
+
+
+class ServiceUnavailable(BingoError):
+    """A service Bingo needs (Redis, the database) does not answer, or refuses what it
+    was given (``state``: "refused the login", say) (exit 1)."""
+
+    def __init__(
+        self,
+        service: str,
+        address: str,
+        reason: str,
+        hint: str = "",
+        *,
+        state: str = "is not reachable",
+    ) -> None:
+        text = f"{service} at {address} {state}: {reason}"
         if hint:
             text += f" ({hint})"
         super().__init__(text)
@@ -96,6 +147,11 @@ class SkipRetry(BingoError):
 
 class TaskTimeout(BingoError):
     """A handler ran past its task's timeout or deadline."""
+
+
+class MiddlewareError(BingoError):
+    """A middleware raised something that is not an ``Exception`` (``SystemExit``): the
+    task's failure, never the worker's."""
 
 
 class MalformedTask(BingoError):

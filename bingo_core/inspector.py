@@ -7,17 +7,53 @@ runs one of its actions; nothing here names a Redis key or a script.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
-from .broker import STATES, Broker
-from .errors import QueueNotEmpty, TaskNotFound, UsageError
-from .message import TaskInfo
+from . import records
+from .errors import TaskNotFound, UsageError
+from .options import normalize
+from .records import STATES, consumers, merge_processes, unserved
+
+if TYPE_CHECKING:
+    from .broker import Broker
+    from .message import TaskInfo
+    from .records import (
+        Batched,
+        Daily,
+        DailySeries,
+        EntryState,
+        Failure,
+        FailurePage,
+        HistoryItem,
+        Leader,
+        MoveResult,
+        Overview,
+        QueueStats,
+        RedisInfo,
+        Sample,
+        ScheduleEntry,
+        SchedulePage,
+        Schedules,
+        SearchResult,
+        ServerInfo,
+        SyncStatus,
+        Throttled,
+        TypeStats,
+    )
 
 #: Inspector action -> what the task_move script does.
 ACTIONS = {"retry": "run", "run": "run", "archive": "archive", "delete": "delete"}
+
+
+#: Failed tasks :meth:`Inspector.failures` looks at per queue and state (the newest).
+FAILURE_SCAN = 2000
+
+#: Who :meth:`Inspector.cancel` says asked, unless told otherwise.
+CANCEL_BY_PYTHON = "Python (Inspector.cancel)"
 
 
 class Inspector:
@@ -36,34 +72,46 @@ class Inspector:
         """Every queue name ever used."""
         return self.reader.queues()
 
-    def stats(self, queues: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    def stats(self, queues: Iterable[str] | None = None) -> list[QueueStats]:
         """Per queue: counts per state, totals, today's counters, latency of the oldest
         pending task, paused, and ``consumers``: how many live workers serve it."""
         names = list(queues) if queues else self.queues()
         served = self.consumers()
-        rows = []
-        for q in names:
-            row = self.reader.queue_stats(q)
-            row["consumers"] = served.get(q, 0)
-            rows.append(row)
+        return [
+            dataclasses.replace(self.reader.queue_stats(q), consumers=served.get(q, 0))
+            for q in names
+        ]
+
+    def throttled(self, queues: Iterable[str] | None = None) -> list[Throttled]:
+        """The tasks held back by their type's ``concurrency_limit`` or ``rate_limit``,
+        per queue, task type and ``limit_key`` value, with how long the first has waited."""
+        rows: list[Throttled] = []
+        for q in list(queues) if queues else self.queues():
+            rows += self.reader.throttled(q)
+        return rows
+
+    def batches(self, queues: Iterable[str] | None = None) -> list[Batched]:
+        """The items of batched task types waiting to be cut into a batch, per queue,
+        task type and batch key value, with how long the oldest has waited."""
+        rows: list[Batched] = []
+        for q in list(queues) if queues else self.queues():
+            if q not in self.reader.asynq_queues:
+                rows += self.reader.batches(q)
         return rows
 
     def consumers(self) -> dict[str, int]:
         """Queue -> number of live workers (by their heartbeats) that fetch from it."""
-        out: dict[str, int] = {}
-        for server in self.servers():
-            queues = server.get("queues") or {}
-            for q in queues if isinstance(queues, dict | list) else ():
-                out[str(q)] = out.get(str(q), 0) + 1
-        return out
+        return consumers(self.servers())
 
     def unserved(self, queues: Iterable[str]) -> list[str]:
         """Those of ``queues`` that no live worker consumes (empty when no worker at all
         is known either, so a lone client is not warned about every queue)."""
-        served = self.consumers()
-        if not served:
-            return []
-        return [q for q in queues if q not in served]
+        return unserved(self.servers(), queues)
+
+    def asynq_listed(self) -> set[str]:
+        """The queue names in Asynq's own list (``asynq:queues``), which Asynq's tools
+        (asynqmon, the asynq CLI) show."""
+        return self.reader.asynq_listed()
 
     def pause(self, queue: str) -> None:
         """Stop workers fetching from ``queue`` (tasks still enqueue); a queue may be
@@ -80,14 +128,7 @@ class Inspector:
         """Delete ``queue`` and its tasks; refused while it holds tasks unless ``force``.
         Returns the number of tasks deleted."""
         self._known(queue)
-        n = self.broker.delete_queue(queue, force)
-        if n < 0:
-            size = self.reader.queue_stats(queue)
-            held = sum(size[s] for s in STATES)
-            raise QueueNotEmpty(
-                f"queue {queue!r} still holds {held} task(s); delete them first or use --force"
-            )
-        return n
+        return self.broker.delete_queue(queue, force)
 
     def _known(self, queue: str) -> None:
         if queue not in self.queues():
@@ -120,104 +161,132 @@ class Inspector:
 
     def act(self, action: str, task_id: str, queue: str | None = None) -> TaskInfo:
         """``retry`` (run now), ``archive`` or ``delete`` one task."""
-        if action not in ACTIONS:
-            raise UsageError(f"unknown action {action!r} (expected retry, archive or delete)")
+        target = _target(action)
         info = self.find(task_id, queue)
-        code = self.broker.task_move(info.queue, task_id, ACTIONS[action])
-        if code == 0:
+        done = self.broker.task_move(info.queue, task_id, target)
+        if done is records.Move.MISSING:
             raise TaskNotFound(f"no task {task_id!r} in queue {info.queue!r}")
-        if code == -1:
+        if done is records.Move.ALREADY:
             raise UsageError(f"task {task_id} is already {info.state}")
-        if code == -2:
+        if done is records.Move.ACTIVE:
             raise UsageError(
                 f"task {task_id} is active (a worker is running it); try again when it finishes"
+            )
+        if done is records.Move.CANCELLED_WORKFLOW:
+            raise UsageError(
+                f"task {task_id} is a step of a cancelled workflow: a cancelled workflow is "
+                "not resumed (enqueue it again)"
             )
         return info
 
     def act_all(self, action: str, queue: str, state: str, limit: int = 10000) -> int:
         """Apply an action to every task of a queue in a state (bulk); returns the count."""
-        if action not in ACTIONS:
-            raise UsageError(f"unknown action {action!r} (expected retry, archive or delete)")
+        target = _target(action)
         _check_state(state)
         done = 0
         for task_id in self.reader.list_ids(queue, state, 0, limit):
-            if self.broker.task_move(queue, task_id, ACTIONS[action]) == 1:
+            if self.broker.task_move(queue, task_id, target, state) is records.Move.DONE:
                 done += 1
         return done
 
+    def failures(
+        self,
+        queues: Iterable[str] | None = None,
+        *,
+        task_type: str = "",
+        text: str = "",
+        since: float | None = None,
+        until: float | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        scan: int = FAILURE_SCAN,
+    ) -> FailurePage:
+        """Tasks whose last attempt failed (retrying or archived) in ``queues`` (default:
+        every queue), newest failure first: of ``task_type`` (exact) when given, whose
+        error holds ``text`` (case-insensitive), that failed between ``since`` and
+        ``until`` (epoch s); the page from ``offset``. The newest ``scan`` tasks of each
+        queue and state are looked at (``complete`` says whether that was all)."""
+        needle = text.lower()
+        found: list[Failure] = []
+        scanned, complete = 0, True
+        for queue in list(queues) if queues else self.queues():
+            for state in ("retry", "archived"):
+                ids, more = self.reader.failed_ids(queue, state, since, until, scan)
+                complete = complete and not more
+                scanned += len(ids)
+                for info in self.reader.get_tasks(queue, ids):
+                    if _failure_matches(info, state, task_type, needle, since, until):
+                        found.append(_failure(info))
+        found.sort(key=lambda f: f.failed_at or 0.0, reverse=True)
+        page = found[max(0, offset) : max(0, offset) + max(0, limit)]
+        return records.FailurePage(page, len(found), offset, limit, scanned, complete)
+
+    def existing(self, tasks: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Those of the ``(queue, id)`` pairs whose task is still kept (a completed task
+        is kept only for its retention)."""
+        return self.reader.existing(list(dict.fromkeys(tasks)))
+
     def task_stats(
         self, day: str | None = None, queues: Iterable[str] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[TypeStats]:
         """Per queue and task type: processed and failed attempts, duration sum, max,
         p50 and p95 (from a histogram), for one day (``YYYY-MM-DD`` in the server's time
         zone) or in total."""
-        rows: list[dict[str, Any]] = []
+        rows: list[TypeStats] = []
         for q in list(queues) if queues else self.queues():
             rows += self.reader.task_stats(q, day)
         return rows
 
     # -- servers and schedules ------------------------------------------------------------
-    def servers(self) -> list[dict[str, Any]]:
+    def servers(self) -> list[ServerInfo]:
         """Live daemons and worker processes, from their heartbeats."""
         return self.reader.servers()
 
-    def schedules(self, history: int = 0) -> dict[str, Any]:
-        """The scheduler's published state: ``leader``, ``entries`` (each with its last
-        ``history`` enqueues when asked) and the ``sync`` status of ``sys_crontab``."""
+    def schedules(self, history: int = 0) -> Schedules:
+        """The scheduler's published state: the lease, the entries (each with its last
+        ``history`` enqueues when asked) and the sync status of ``sys_crontab``."""
         entries = self.reader.entries()
         if history > 0:
-            for entry in entries:
-                entry["history"] = self.reader.history(entry["key"], history)
-        return {
-            "leader": self.reader.leader(),
-            "entries": entries,
-            "sync": self.reader.sync_status(),
-        }
+            entries = [
+                dataclasses.replace(e, history=self.reader.history(e.key, history)) for e in entries
+            ]
+        return records.Schedules(self.reader.leader(), entries, self.reader.sync_status())
 
-    def schedule_history(self, key: str, limit: int = 100) -> list[dict[str, Any]]:
+    def schedule_history(self, key: str, limit: int = 100) -> list[HistoryItem]:
         """One entry's enqueue history, newest first."""
         return self.reader.history(key, limit)
 
     # -- the dashboard's reads ------------------------------------------------------------
-    def overview(self, queues: Iterable[str] | None = None) -> dict[str, Any]:
+    def overview(self, queues: Iterable[str] | None = None) -> Overview:
         """Every queue's :meth:`stats` with today's error rate and its estimated memory
         (``MEMORY USAGE`` on its keys and a few sampled tasks), and the totals."""
-        rows = self.stats(queues)
-        for row in rows:
-            done = row["processed_today"]
-            row["error_rate_today"] = row["failed_today"] / done if done else 0.0
-            row["memory"] = self.reader.memory(row["queue"])["bytes"]
-        totals: dict[str, Any] = {"queues": len(rows)}
-        for name in (*STATES, "size", "processed", "failed", "processed_today", "failed_today"):
-            totals[name] = sum(int(r[name]) for r in rows)
-        totals["memory"] = sum(int(r["memory"]) for r in rows)
-        done = totals["processed_today"]
-        totals["error_rate_today"] = totals["failed_today"] / done if done else 0.0
-        totals["latency"] = max((float(r["latency"]) for r in rows), default=0.0)
-        totals["paused"] = sum(1 for r in rows if r["paused"])
-        return {"queues": rows, "totals": totals, "at": time.time()}
+        rows = [
+            records.QueueOverview.of(s, self.reader.memory(s.queue).bytes)
+            for s in self.stats(queues)
+        ]
+        return records.Overview(rows, records.Totals.of(rows), time.time())
 
-    def daily(self, days: int = 7, queues: Iterable[str] | None = None) -> dict[str, Any]:
+    def daily(self, days: int = 7, queues: Iterable[str] | None = None) -> Daily:
         """Processed and failed attempts per day (in the server's time zone), the last
         ``days`` days (today last), per queue and in total, from the daily counters."""
         days = max(1, min(int(days), 90))
         today = datetime.now(self.reader.zone or UTC).date()
         labels = [(today - timedelta(days=days - 1 - i)).isoformat() for i in range(days)]
-        per_queue: dict[str, dict[str, list[int]]] = {}
-        total = {"processed": [0] * days, "failed": [0] * days}
+        per_queue: dict[str, DailySeries] = {}
+        total = records.DailySeries([0] * days, [0] * days)
         for q in list(queues) if queues else self.queues():
             counts = self.reader.daily_counts(q, labels)
-            per_queue[q] = {"processed": [p for p, _ in counts], "failed": [f for _, f in counts]}
+            per_queue[q] = records.DailySeries([p for p, _ in counts], [f for _, f in counts])
             for i, (p, f) in enumerate(counts):
-                total["processed"][i] += p
-                total["failed"][i] += f
-        return {"days": labels, "queues": per_queue, "total": total}
+                total.processed[i] += p
+                total.failed[i] += f
+        return records.Daily(labels, per_queue, total)
 
-    def samples(self, minutes: int = 60) -> list[dict[str, Any]]:
+    def samples(self, minutes: int = 60) -> list[Sample]:
         """Queue size samples of the last ``minutes`` (oldest first), as the daemons'
-        samplers wrote them: ``{"t": epoch, "q": {queue: {state: count}}}``."""
+        samplers wrote them."""
         since = time.time() - minutes * 60
-        return [s for s in self.reader.samples(1000) if s["t"] >= since]
+        return [s for s in self.reader.samples(1000) if s.t >= since]
 
     def search(
         self,
@@ -229,18 +298,17 @@ class Inspector:
         start: int = 0,
         scan: int = 5000,
         limit: int = 50,
-    ) -> dict[str, Any]:
+    ) -> SearchResult:
         """Tasks of ``queue`` in ``state`` whose payload or error holds ``text``, looking at
         no more than ``scan`` tasks from ``start`` (see :meth:`Reader.search`); ``where``
-        is ``payload``, ``error`` or ``any``. ``tasks`` are the matches."""
+        is ``payload``, ``error`` or ``any``."""
         _check_state(state)
         if where not in ("payload", "error", "any"):
             raise UsageError(f"unknown search field {where!r} (expected payload, error or any)")
-        found = self.reader.search(
+        page = self.reader.search(
             queue, state, text, where, start=max(0, start), scan=scan, limit=limit
         )
-        found["tasks"] = self.reader.get_tasks(queue, found.pop("ids"))
-        return found
+        return records.SearchResult(self.reader.get_tasks(queue, page.ids), page.scanned, page.next)
 
     def cancel_requested(self, queue: str, ids: Iterable[str]) -> dict[str, float]:
         """Those of ``ids`` (active tasks) whose cancel was asked, and when."""
@@ -248,7 +316,7 @@ class Inspector:
 
     def schedule_page(
         self, offset: int = 0, limit: int = 50, query: str = "", source: str = ""
-    ) -> dict[str, Any]:
+    ) -> SchedulePage:
         """A page of the published schedule entries, sorted by key, whose key holds
         ``query`` (case-insensitive) and whose source starts with ``source`` (``plugin``,
         ``config``, ``db``); with ``total`` (matching), the leader and the sync status."""
@@ -259,23 +327,30 @@ class Inspector:
         if source:
             keys = [k for k in keys if k.startswith(source)]
         page = keys[max(0, offset) : max(0, offset) + max(0, limit)]
-        return {
-            "total": len(keys),
-            "offset": offset,
-            "limit": limit,
-            "entries": self.reader.entries(page) if page else [],
-            "leader": self.leader(),
-            "sync": self.reader.sync_status(),
-        }
+        return records.SchedulePage(
+            total=len(keys),
+            offset=offset,
+            limit=limit,
+            entries=self.reader.entries(page) if page else [],
+            leader=self.leader(),
+            sync=self.reader.sync_status(),
+        )
 
-    def schedule_entry(self, key: str, history: int = 100) -> dict[str, Any] | None:
+    def schedule_entry(self, key: str, history: int = 100) -> ScheduleEntry | None:
         """One published entry with its last ``history`` enqueues, or None."""
         found = self.reader.entries([key])
         if not found:
             return None
-        entry = found[0]
-        entry["history"] = self.reader.history(key, history)
-        return entry
+        return dataclasses.replace(found[0], history=self.reader.history(key, history))
+
+    def sync_status(self) -> SyncStatus | None:
+        """The last ``sys_crontab`` sync status the scheduler leader published."""
+        return self.reader.sync_status()
+
+    def server_records(self, keep: float = 3600.0) -> list[ServerInfo]:
+        """Servers with a heartbeat in the last ``keep`` seconds, as recorded (one per
+        record; see :meth:`server_list` for one per process)."""
+        return self.reader.server_records(keep)
 
     def entry_keys(self) -> list[str]:
         """Every published schedule entry key, sorted."""
@@ -285,80 +360,55 @@ class Inspector:
         """Those of ``keys`` that the scheduler leader publishes (fires)."""
         return self.reader.published(list(keys))
 
-    def entry_states(self) -> list[dict[str, Any]]:
+    def entry_states(self) -> list[EntryState]:
         """Every published entry's fire state (next, last tick, last enqueue, missed)."""
         return self.reader.entry_states(self.reader.entry_keys())
 
-    def leader(self) -> dict[str, Any]:
+    def leader(self) -> Leader:
         """The leader lease (``id``, ``epoch``, ``ttl``) and ``since``: when it was first
         seen holding this token (by a daemon's sampler; None before one noticed)."""
-        leader = self.reader.leader()
+        lease = self.reader.leader()
         seen = self.reader.leader_since()
-        leader["since"] = None
-        if seen and seen.get("id") == leader["id"] and seen.get("epoch") == leader["epoch"]:
-            leader["since"] = seen.get("since")
-        return leader
+        since = None
+        if seen is not None and seen.id == lease.id and seen.epoch == lease.epoch:
+            since = seen.since
+        return records.Leader(lease.id, lease.epoch, lease.ttl, since)
 
-    def server_list(self, keep: float = 3600.0) -> list[dict[str, Any]]:
+    def server_list(self, keep: float = 3600.0) -> list[ServerInfo]:
         """Servers with a heartbeat in the last ``keep`` seconds: each record with its
         ``status`` (live, dead: heartbeat stopped, stopped: shut down), ``heartbeat_age``,
         ``roles`` and its active tasks with their ``running`` time (seconds)."""
         now = time.time()
         servers = self.reader.server_records(keep)
-        leader = self.reader.leader().get("id") or ""
-        lead_proc = ":".join(leader.split(":")[:2])
-        wanted = [
-            (str(t.get("queue")), str(t.get("id")))
-            for s in servers
-            if s["status"] == "live"
-            for t in s.get("active") or []
-            if isinstance(t, dict)
-        ]
+        leader = self.reader.leader().id
+        lead_proc = ":".join(leader.split(":")[:2]) if leader else None
+        wanted = [(t.queue, t.id) for s in servers if s.status == "live" for t in s.active]
         started = self.reader.started(wanted)
-        for server in servers:
-            at = server.get("at")
-            server["heartbeat_age"] = now - at if isinstance(at, int | float) else None
-            roles = list(server.get("roles") or (["worker"] if "concurrency" in server else []))
-            proc = f"{server.get('host')}:{server.get('pid')}"
-            if leader and proc == lead_proc and "scheduler leader" not in roles:
-                roles.append("scheduler leader")
-            server["roles"] = roles
-            active = []
-            for task in server.get("active") or []:
-                if not isinstance(task, dict):
-                    continue
-                begun = started.get(str(task.get("id")))
-                running = now - begun if begun is not None and server["status"] == "live" else None
-                active.append({**task, "started_at": begun, "running": running})
-            server["active"] = active
-        return _merge_processes(servers)
+        return merge_processes([s.seen(now, lead_proc, started) for s in servers])
 
-    def redis_info(self) -> dict[str, Any]:
+    def redis_info(self) -> RedisInfo:
         """Redis version, mode (standalone, sentinel, cluster), memory, clients, and the
         keys under Bingo's prefix (bounded ``SCAN``)."""
         return self.reader.redis_info()
 
     # -- the dashboard's actions ----------------------------------------------------------
-    def act_many(self, action: str, queue: str, ids: Iterable[str]) -> dict[str, Any]:
-        """``retry``/``run``, ``archive`` or ``delete`` the tasks ``ids`` of ``queue``; returns
-        ``done`` (a count) and ``skipped``: id -> why (missing, already there, active)."""
-        if action not in ACTIONS:
-            raise UsageError(f"unknown action {action!r} (expected retry, archive or delete)")
+    def act_many(self, action: str, queue: str, ids: Iterable[str]) -> MoveResult:
+        """``retry``/``run``, ``archive`` or ``delete`` the tasks ``ids`` of ``queue``: how
+        many moved, and why each other one did not (missing, already there, active)."""
         wanted = list(dict.fromkeys(ids))
-        codes = self.broker.task_move_many(queue, wanted, ACTIONS[action])
-        why = {0: "no such task", -1: "already in that state", -2: "active"}
-        skipped = {i: why.get(c, str(c)) for i, c in zip(wanted, codes, strict=True) if c != 1}
-        return {"done": sum(1 for c in codes if c == 1), "skipped": skipped}
+        moves = self.broker.task_move_many(queue, wanted, _target(action))
+        skipped = {
+            i: str(m) for i, m in zip(wanted, moves, strict=True) if m is not records.Move.DONE
+        }
+        return records.MoveResult(sum(1 for m in moves if m is records.Move.DONE), skipped)
 
     def act_state(self, action: str, queue: str, state: str, limit: int = 100_000) -> int:
         """An action on every task of ``queue`` in ``state`` (at most ``limit``), in batches;
         returns how many tasks it moved or deleted."""
-        if action not in ACTIONS:
-            raise UsageError(f"unknown action {action!r} (expected retry, archive or delete)")
+        target = _target(action)
         _check_state(state)
         if state == "active":
             raise UsageError("active tasks are held by workers: cancel them one by one")
-        target = ACTIONS[action]
         if (target, state) in (("run", "pending"), ("archive", "archived")):
             raise UsageError(f"the {state} tasks are already {state}")
         done = 0
@@ -366,46 +416,75 @@ class Inspector:
             ids = self.reader.list_ids(queue, state, 0, min(500, limit - done))
             if not ids:
                 break
-            moved = sum(1 for c in self.broker.task_move_many(queue, ids, target) if c == 1)
+            moves = self.broker.task_move_many(queue, ids, target)
+            moved = sum(1 for m in moves if m is records.Move.DONE)
             done += moved
             if moved == 0:  # only tasks that cannot move are left at the head
                 break
         return done
 
-    def cancel(self, task_id: str, queue: str | None = None) -> TaskInfo:
-        """Ask the worker running the active task ``task_id`` to cancel it; the worker's
-        heartbeat sees the request within a third of ``worker.lease``."""
+    def cancel(
+        self, task_id: str, queue: str | None = None, *, by: str = CANCEL_BY_PYTHON
+    ) -> TaskInfo:
+        """Cancel the task ``task_id``; ``by`` names who asked in its error text
+        ("cancelled by <by> ..."). A waiting task (pending, scheduled, retry between two
+        attempts, or waiting for its dependencies) is archived at once; for an active one
+        the worker running it is asked to stop it, which its heartbeat sees within a third
+        of ``worker.lease``.
+        Returns the task as it is now (``archived``, or still ``active``)."""
+        if not isinstance(by, str) or not by.strip() or len(by) > 200 or "\n" in by:
+            raise UsageError(f"cancel: by={by!r}: expected a one-line name of who asks")
         info = self.find(task_id, queue)
-        code = self.broker.task_cancel(info.queue, task_id)
-        if code == 0:
+        done = self.broker.task_cancel(info.queue, task_id, by)
+        if done is records.Move.MISSING:
             raise TaskNotFound(f"no task {task_id!r} in queue {info.queue!r}")
-        if code == -1:
-            raise UsageError(f"task {task_id} is {info.state}, not active: nothing to cancel")
-        return info
+        if done is records.Move.ALREADY:
+            raise UsageError(f"task {task_id} is {info.state} already: nothing to cancel")
+        return self.find(task_id, info.queue)
 
 
-def _merge_processes(servers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per process: a record that only names roles (a dashboard's own, written by
-    its sampler) is folded into the worker record of the same live host and pid."""
-    workers = {
-        (s.get("host"), s.get("pid")): s
-        for s in servers
-        if "concurrency" in s and s["status"] == "live"
-    }
-    out = []
-    for server in servers:
-        main = workers.get((server.get("host"), server.get("pid")))
-        if "concurrency" not in server and main is not None and server["status"] == "live":
-            main["roles"] += [r for r in server["roles"] if r not in main["roles"]]
-            continue
-        out.append(server)
-    return out
+def _failure_matches(
+    info: TaskInfo,
+    state: str,
+    task_type: str,
+    needle: str,
+    since: float | None,
+    until: float | None,
+) -> bool:
+    """Whether a task read as ``state`` still is in it and passes the failure filters."""
+    at = info.failed_at or 0.0
+    return (
+        info.state == state
+        and (not task_type or info.type == task_type)
+        and (not needle or needle in info.error.lower())
+        and (since is None or at >= since)
+        and (until is None or at <= until)
+    )
+
+
+def _failure(info: TaskInfo) -> Failure:
+    return records.Failure(
+        queue=info.queue,
+        id=info.id,
+        type=info.type,
+        state=info.state,
+        error=info.error,
+        failed_at=info.failed_at,
+        retried=info.retried,
+        max_retry=info.max_retry,
+        next_attempt=info.process_at if info.state == "retry" else None,
+    )
 
 
 def _check_queue(queue: str) -> None:
-    from .options import normalize
-
     normalize({"queue": queue}, where="queue")
+
+
+def _target(action: str) -> str:
+    """What the task_move script does for an inspector ``action``."""
+    if action not in ACTIONS:
+        raise UsageError(f"unknown action {action!r} (expected retry, archive or delete)")
+    return ACTIONS[action]
 
 
 def _check_state(state: str) -> None:

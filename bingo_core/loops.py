@@ -53,7 +53,8 @@ def one_line(exc: BaseException, limit: int = 600) -> str:
 
 def is_connection_error(exc: BaseException) -> bool:
     """Whether ``exc`` means Redis is not reachable right now."""
-    from .broker import CONNECTION_ERRORS  # (imports redis: only once a loop fails)
+    # lazy: keeps redis out of the CLI's start-up (the CLI classifies its errors here)
+    from .broker import CONNECTION_ERRORS
 
     return isinstance(exc, CONNECTION_ERRORS)
 
@@ -336,3 +337,16 @@ class SurvivingLoop:
             if delay > 0 and not wake.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=delay)
+
+
+#: How close to an instant :func:`wait_until` stops sleeping and yields to the loop instead.
+FINE_WAIT = 0.002
+
+
+async def wait_until(instant: float) -> None:
+    """Return at ``instant`` (a ``time.time()``) or just after it: sleep until shortly
+    before it, then yield to the event loop (other tasks run) until it comes. A timer alone
+    wakes a millisecond or more late: the loop's timeouts are whole milliseconds, and a
+    busy machine adds to that."""
+    while (left := instant - time.time()) > 0:
+        await asyncio.sleep(left - FINE_WAIT if left > FINE_WAIT else 0)

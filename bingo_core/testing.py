@@ -39,24 +39,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote, urlsplit
 
 import pytest
 
+from .plugins import PluginManager
 from .registry import Registry
 
 if TYPE_CHECKING:
     from .app import App
     from .config import Settings
     from .message import TaskInfo
-    from .plugins import PluginManager
 
 #: How long :func:`run_task` keeps the finished task (and its result) in Redis.
 RUN_TASK_RETENTION = 300.0
@@ -89,6 +92,7 @@ class RedisServer:
 
     def start(self) -> None:
         """Start it (again, on the same port) and wait until it answers."""
+        # lazy: keeps redis out of every pytest run (this plugin loads with pytest)
         import redis
 
         exe = shutil.which("redis-server")
@@ -151,6 +155,7 @@ def bingo_redis_server() -> Iterator[RedisServer]:
 @pytest.fixture
 def bingo_redis_url(bingo_redis_server: RedisServer) -> str:
     """The private Redis, flushed for this test (restarted if a test killed it)."""
+    # lazy: keeps redis out of every pytest run (this plugin loads with pytest)
     import redis
 
     if bingo_redis_server.proc is None or bingo_redis_server.proc.poll() is not None:
@@ -172,10 +177,7 @@ def bingo_mysql_url() -> Iterator[str]:
 
     The server is ``$BINGO_TEST_MYSQL_URL`` (default ``mysql+pymysql://root@127.0.0.1:3306``);
     an unreachable server fails the test, it is never skipped."""
-    import os
-    import uuid
-    from urllib.parse import quote, unquote, urlsplit
-
+    # lazy: pymysql is optional (the mysql extra)
     import pymysql
 
     server = urlsplit(os.environ.get(MYSQL_ENV) or MYSQL_DEFAULT)
@@ -229,6 +231,7 @@ def bingo_settings_factory(bingo_redis_url: str, tmp_path: Path) -> Callable[...
     in ``tmp_path``; each keyword is a config section (``plugins``, ``server``,
     ``worker``, ``database``, ``mysql`` ...) merged over those defaults and loaded as the
     YAML file would be, so a bad value fails as it would for a user."""
+    # lazy: keeps the config (YAML, the settings models) out of every pytest run
     from .config import load_settings
 
     made = [0]
@@ -259,8 +262,8 @@ def bingo_settings(bingo_settings_factory: Callable[..., Settings]) -> Settings:
 def _inline(
     plugins: tuple[object, ...], settings: Settings | None = None
 ) -> tuple[PluginManager, Registry]:
+    # lazy: keeps the config (YAML, the settings models) out of every pytest run
     from .config import bind_plugin_settings
-    from .plugins import PluginManager
 
     manager = PluginManager()
     for plugin in plugins:
@@ -306,6 +309,7 @@ def bingo_app(
 ) -> Iterator[Callable[..., App]]:
     """``make(plugin, ..., settings=None, **sections)`` -> an :class:`App` with the plugins
     registered inline, on ``settings`` or ``bingo_settings_factory(**sections)``."""
+    # lazy: keeps the app's parts (the config, asyncio) out of every pytest run
     from .app import App
 
     apps: list[App] = []
@@ -335,10 +339,14 @@ async def drain(
 
     The worker runs on ``app`` (whose async connections are closed at the end; the app
     stays usable), or on a new app of ``settings``, ``registry`` and ``manager``.
-    Empty means nothing pending, active or waiting for a retry, and no scheduled task due
-    before ``timeout`` runs out (a task scheduled for later is left scheduled). Raises
-    :class:`TimeoutError` naming what is left after ``timeout`` seconds.
+    Empty means nothing pending, active, held back by a limit, waiting for a retry or
+    for its dependencies, nothing left to tell other queues (workflows across queues),
+    and no scheduled task or batch due before ``timeout`` runs out (a task scheduled for
+    later is left scheduled, items held for a later batch are left held). Raises
+    :class:`TimeoutError` naming what is
+    left after ``timeout`` seconds.
     """
+    # lazy: keeps the app's parts and the worker (redis) out of every pytest run
     from .app import App
     from .worker import Worker
 
@@ -355,13 +363,20 @@ async def drain(
         out = []
         for q in worker.queues:
             s = reader.queue_stats(q)
-            busy = {k: s[k] for k in ("pending", "active", "retry") if s[k]}
-            if s["scheduled"]:
+            kinds = ("pending", "active", "retry", "throttled", "waiting")
+            busy = {k: s.count(k) for k in kinds if s.count(k)}
+            if s.scheduled:
                 first = reader.get_tasks(q, reader.list_ids(q, "scheduled", 0, 1))
                 due = first[0].process_at if first else None
                 if due is None or due <= wall_deadline:
-                    busy["scheduled"] = s["scheduled"]
+                    busy["scheduled"] = s.scheduled
+            left_s = wall_deadline - time.time()
+            batched = sum(b.items for b in reader.batches(q) if b.due_in <= left_s)
+            if batched:
+                busy["held for a batch"] = batched
             out += [f"{q}: {n} {state}" for state, n in busy.items()]
+            relayed = app.broker.redis.hlen(app.broker.q(q).relay)  # news for other queues
+            out += [f"{q}: {relayed} to relay"] if relayed else []
         return out
 
     try:
@@ -402,13 +417,16 @@ def bingo_worker(
 
 
 def run_task(
-    app: App, task_type: str, payload: Any = None, *, timeout: float = 10.0, **options: Any
+    app: App, task_type: str, payload: Any = None, *, wait: float = 10.0, **options: Any
 ) -> TaskInfo:
     """Enqueue one task on ``app`` (validated like any enqueue), run a worker until the
     queues are empty and return the task as stored: ``state`` (``completed`` or
     ``archived``), ``result`` (the handler's return value), ``error``, ``retried``.
 
-    The task is kept ``RUN_TASK_RETENTION`` seconds unless ``options`` set ``retention``.
+    ``options`` are the task's options, as for ``Client.enqueue`` (``timeout=0.5`` is the
+    handler's timeout); ``wait`` is how long the worker may take to empty the queues
+    before :class:`TimeoutError` is raised. The task is kept ``RUN_TASK_RETENTION``
+    seconds unless ``options`` set ``retention``.
     """
     options.setdefault("retention", RUN_TASK_RETENTION)
     info = app.client.enqueue(task_type, payload, **options)
@@ -418,5 +436,5 @@ def run_task(
             f"{task_type} went to queue {info.queue!r}, which the worker does not serve "
             f"(worker.queues: {', '.join(served)}); pass worker={{'queues': ...}}"
         )
-    asyncio.run(drain(timeout=timeout, app=app))
+    asyncio.run(drain(timeout=wait, app=app))
     return app.inspector.task(info.queue, info.id)

@@ -22,6 +22,17 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SEED_CONFIG = FIXTURES / "original-bingo-scheduler.yaml"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The plugin discovery cache of this run (and of the processes it starts) lives in a
+    folder of its own, never in the user's cache left by an earlier run."""
+    import shutil  # lazy: only the test session's own set-up needs these
+    import tempfile  # lazy: as above
+
+    folder = tempfile.mkdtemp(prefix="bingo-test-cache-")
+    os.environ["XDG_CACHE_HOME"] = folder
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+
+
 @pytest.fixture(scope="session")
 def redis_server(bingo_redis_server: RedisServer) -> RedisServer:
     """The session's private redis-server (killable and restartable by fault tests)."""

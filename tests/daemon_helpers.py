@@ -21,7 +21,13 @@ BIN = str(Path(sys.executable).with_name("bingo-scheduler"))
 class Daemon:
     """One ``bingo-scheduler`` daemon process; its log lines are collected."""
 
-    def __init__(self, config: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
             [BIN, "-c", str(config), *args],
@@ -29,6 +35,7 @@ class Daemon:
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -103,9 +110,16 @@ def write_config(path: Path, redis_url: str, **sections: Any) -> Path:
     return path
 
 
-def cli(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def cli(
+    config: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one CLI command (``env`` added to this process's environment)."""
     proc = subprocess.run(
-        [BIN, "-c", str(config), *args], capture_output=True, text=True, timeout=60
+        [BIN, "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}: {proc.stderr}")

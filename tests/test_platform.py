@@ -180,7 +180,7 @@ def test_pause_stops_fetching_and_resume_restarts_within_milliseconds(
         await asyncio.to_thread(app.client.enqueue, "p:result", {"n": 3})
         await asyncio.sleep(1.5)  # longer than the idle block: paused means not fetched
         assert worker.processed == 0
-        assert app.inspector.stats(["default"])[0]["pending"] == 1
+        assert app.inspector.stats(["default"])[0].pending == 1
         resumed = time.monotonic()
         await asyncio.to_thread(app.inspector.resume, "default")
         while worker.processed == 0:
@@ -268,9 +268,9 @@ def test_daily_figures_are_dated_in_the_server_zone(redis_url: str, sqlite_url: 
         asyncio.run(drain(app.settings, app.registry, app.manager))
         day = datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
         [row] = app.inspector.task_stats(day)
-        assert (row["type"], row["processed"], row["failed"]) == ("p:result", 1, 0)
+        assert (row.type, row.processed, row.failed) == ("p:result", 1, 0)
         stats = app.inspector.stats(["default"])[0]
-        assert stats["processed_today"] == 1
-        assert app.inspector.daily(1)["days"] == [day]
+        assert stats.processed_today == 1
+        assert app.inspector.daily(1).days == [day]
     finally:
         app.close()

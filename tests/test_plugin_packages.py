@@ -43,6 +43,7 @@ TEST_TYPES = [
     "test:typed",
     "test:isolated",
     "test:redis-record",
+    "test:batch-record",
 ]
 
 

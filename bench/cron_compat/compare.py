@@ -42,6 +42,13 @@ from bingo_core.errors import CronSpecError
 from bingo_core.scheduler.cron import parse_spec
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+import smoke  # noqa: E402 - bench/ is put on sys.path just above
+
+#: Where Debian's golang-github-robfig-cron-dev puts robfig/cron v3.
+DEBIAN_SOURCE = Path("/usr/share/gocode/src/github.com/robfig/cron")
+SMOKE = {"count": 300, "examples": 1}
 GO_SOURCE = HERE / "robfig_next.go"
 GO_MOD = """\
 module cronrobfig
@@ -512,19 +519,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", dest="fires", type=int, default=8, help="fire times per spec (8)")
     parser.add_argument(
         "--robfig-src",
-        default=os.environ.get("ROBFIG_CRON_SRC"),
-        help="a local copy of robfig/cron v3 (default: $ROBFIG_CRON_SRC; without one, "
-        "go fetches v3.0.1 through its module proxy)",
+        default=os.environ.get("ROBFIG_CRON_SRC")
+        or (str(DEBIAN_SOURCE) if DEBIAN_SOURCE.is_dir() else None),
+        help=f"a local copy of robfig/cron v3 (default: $ROBFIG_CRON_SRC, else {DEBIAN_SOURCE} "
+        "when present; without one, go fetches v3.0.1 through its module proxy)",
     )
     parser.add_argument("--robfig-bin", default=None, help="an already built robfig-next")
     parser.add_argument("--examples", type=int, default=3, help="examples shown per reason (3)")
-    args = parser.parse_args(argv)
+    args = smoke.parse_args(parser, argv, SMOKE)
 
     rng = random.Random(args.seed)
     cases = []
     for _ in range(args.count):
         zone = rng.choice(ZONES)
         cases.append(Case(zone, random_start(rng, zone), random_spec(rng)))
+    missing = robfig_missing(args.robfig_bin, args.robfig_src)
+    if args.smoke and missing:
+        print(f"smoke: robfig's side left out ({missing}); Bingo's side alone:")
+        return ours_only(cases, args.fires)
 
     with tempfile.TemporaryDirectory(prefix="cron-compat-") as tmp:
         binary = (
@@ -543,6 +555,43 @@ def main(argv: list[str] | None = None) -> int:
         second_pass(cases, binary, args.fires)
     report(cases, args.fires, args.seed, args.examples, go_time, py_time)
     return 1 if any(c.kind == "unexplained" for c in cases) else 0
+
+
+def robfig_missing(binary: str | None, source: str | None) -> str:
+    """Why robfig's side cannot run offline here ("" when it can)."""
+    if binary:
+        return ""
+    if shutil.which("go") is None:
+        return "no go command; Debian: apt-get install golang-go golang-github-robfig-cron-dev"
+    if not source:
+        return (
+            "no local robfig/cron v3 and a smoke run fetches nothing; "
+            "Debian: apt-get install golang-github-robfig-cron-dev"
+        )
+    return ""
+
+
+def ours_only(cases: list[Case], fires: int) -> int:
+    """Bingo's answers alone (a smoke run without Go): exit 1 when a fire time is off
+    the whole second or a spec's next times do not rise."""
+    started = time.perf_counter()
+    for case in cases:
+        case.mine = ours(case.spec, case.zone, case.after, fires)
+    took = time.perf_counter() - started
+    accepted = [c for c in cases if c.mine.ok]
+    bad = [
+        c
+        for c in accepted
+        if c.mine.fractional or any(b <= a for a, b in itertools.pairwise([c.after, *c.mine.times]))
+    ]
+    print(f"{len(cases)} specs ({fires} fire times each) in {took:.1f} s")
+    print(f"{'answer':<16} {'specs':>6}")
+    print(f"{'accepted':<16} {len(accepted):>6}")
+    print(f"{'refused':<16} {len(cases) - len(accepted):>6}")
+    print(f"{'times wrong':<16} {len(bad):>6}")
+    for case in bad[:3]:
+        print(f"    {case.zone} after {case.after}: {case.spec!r}: {case.mine.times}")
+    return 1 if bad else 0
 
 
 def _detail(case: Case) -> str:

@@ -5,7 +5,9 @@ A throughput task (no timestamp) counts itself in the worker process; the task t
 the last one finished, and every 1,000th adds 1,000 to a Redis counter the bench watches
 for progress. So a throughput task is a true no-op but for one Redis command per 1,000
 tasks. RQ's default worker forks a work horse per job, where an in-process count is lost:
-there (``BENCH_FORKING=1``) every task INCRs the Redis counter instead.
+there (``BENCH_FORKING=1``) every task INCRs the Redis counter instead. With
+``BENCH_BODY=io`` (``throughput.py --body io``) every task of every system INCRs the
+counter: one Redis command per task through the handler's own client, an I/O body.
 A latency probe carries its enqueue time and pushes ``now - enqueued``.
 
 The worker processes learn the Redis URL and N from ``BENCH_REDIS_URL`` and ``BENCH_N``.
@@ -61,6 +63,11 @@ def forking() -> bool:
     return os.environ.get("BENCH_FORKING") == "1"
 
 
+def io_body() -> bool:
+    """Whether every task INCRs the Redis counter (``--body io``)."""
+    return os.environ.get("BENCH_BODY") == "io"
+
+
 def _progress(n: int) -> int:
     """How much to add to the Redis counter after the task counted ``n`` (0: nothing)."""
     if n % FLUSH == 0:
@@ -77,7 +84,7 @@ def record(ts: float | None = None) -> None:
     if ts is not None:
         r.rpush(LATENCY, start - float(ts))
         return
-    if forking():
+    if forking() or io_body():
         n = r.incr(COUNT)
     else:
         n = next(_counter)
@@ -101,9 +108,12 @@ async def record_async(ts: float | None = None) -> None:
     if ts is not None:
         await r.rpush(LATENCY, start - float(ts))
         return
-    n = next(_counter)
-    if add := _progress(n):
-        await r.incrby(COUNT, add)
+    if io_body():
+        n = await r.incr(COUNT)
+    else:
+        n = next(_counter)
+        if add := _progress(n):
+            await r.incrby(COUNT, add)
     if n == 1:
         await r.set(FIRST, start)
     if n == total():

@@ -1,119 +1,88 @@
 """The Redis data layer's write side: the only code that changes Redis.
 
 :class:`Broker` (synchronous) serves the client and the inspector's actions;
-:class:`AsyncBroker` serves the worker and the scheduler. Every state change of a task is
-one Lua script (see :mod:`.scripts`); the reads are in :mod:`.reader`.
+:class:`~.async_broker.AsyncBroker` serves the worker and the scheduler. Every state
+change of a task is one Lua script (see :mod:`.scripts`), and the method that runs it
+decodes its reply (a record of :mod:`bingo_core.records` or one of Bingo's errors); the
+reads are in :mod:`.reader`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from datetime import tzinfo
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import redis
 import redis.exceptions as rexc
+from hiredis import pack_command
 
-from ..errors import DuplicateTaskError, MalformedKey, UniqueTaskError, UsageError
-from . import connection, scripts
+from ..errors import MalformedKey, QueueNotEmpty, UsageError
+from ..records.base import STATES, Move
+from . import connection, relays, scripts
+from .base import BrokerBase, refusal
 from .connection import CONNECTION_ERRORS
-from .keys import Keys, QueueKeys
-from .reader import STATES, Reader
-from .scripts import AckItem, Call, EnqueueCode, Prepared
+from .scripts import AsynqPrepared, Call, EnqueueCode, Prepared
 
 if TYPE_CHECKING:
     from ..config.settings import RedisSettings
-    from .cluster import NotifyWaiter
+    from .read_servers import ServerReads
+    from .reader import Reader
     from .topology import Topology
 
-ENQUEUE_REFUSALS = {
-    scripts.EXISTS: "a task with this id already exists",
-    scripts.UNIQUE_HELD: "an identical task holds the unique lock",
-}
 
-
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def refusal(code: EnqueueCode, prepared: Prepared) -> UsageError:
-    """The error for an enqueue script code other than 1."""
-    if code == scripts.EXISTS:
-        return DuplicateTaskError(
-            f"task id {prepared.id!r} already exists in queue {prepared.queue!r}"
-        )
-    if isinstance(code, str):
-        return UniqueTaskError(
-            f"task refused: this scheduler tick was already enqueued as task {code} "
-            f"in queue {prepared.queue!r}"
-        )
-    return UniqueTaskError(
-        f"task refused: {ENQUEUE_REFUSALS.get(code, f'code {code}')} in queue {prepared.queue!r}"
-    )
-
-
-class _Base:
-    def __init__(self, cfg: RedisSettings, client: Any, zone: tzinfo | None = None) -> None:
-        self.cfg = cfg
-        #: The zone whose dates name the daily counters (the server's; UTC when None).
-        self.zone = zone
-        self.keys = Keys(cfg.prefix)
-        self.redis = client
-        self._scripts = {name: client.register_script(src) for name, src in scripts.SOURCES.items()}
-        # Queues this broker added to P:queues lately; forgotten every second, so a queue
-        # another process deleted (or a Redis that lost its data) is listed again.
-        self._known_queues: set[str] = set()
-        self._known_until = 0.0
-
-    def q(self, queue: str) -> QueueKeys:
-        return self.keys.queue(queue)
-
-    def _recall_queues(self, now: float) -> set[str]:
-        if now >= self._known_until:
-            self._known_queues.clear()
-            self._known_until = now + 1.0
-        return self._known_queues
-
-    def _enqueue_calls(
-        self, tasks: Sequence[Prepared]
-    ) -> tuple[list[tuple[list[int], Call]], list[str]]:
-        """Group tasks per queue, in chunks; also the queues not yet in ``P:queues``."""
-        by_queue: dict[str, list[int]] = {}
-        for i, t in enumerate(tasks):
-            by_queue.setdefault(t.queue, []).append(i)
-        now = time.time()
-        calls = []
-        for queue, idx in by_queue.items():
-            q = self.q(queue)
-            for start in range(0, len(idx), scripts.CHUNK):
-                part = idx[start : start + scripts.CHUNK]
-                calls.append((part, scripts.enqueue(q, [tasks[i] for i in part], now)))
-        known = self._recall_queues(now)
-        return calls, [q for q in by_queue if q not in known]
-
-    @staticmethod
-    def _codes(
-        n: int, calls: list[tuple[list[int], Call]], results: list[Any]
-    ) -> list[EnqueueCode]:
-        codes: list[EnqueueCode] = [0] * n
-        for (idx, call), result in zip(calls, results, strict=True):
-            for i, code in zip(idx, scripts.enqueue_codes(call, result), strict=True):
-                codes[i] = code
-        return codes
-
-
-class Broker(_Base):
+class Broker(BrokerBase):
     """Synchronous broker (client, CLI, inspector)."""
 
     def __init__(
-        self, cfg: RedisSettings, client: Any | None = None, *, zone: tzinfo | None = None
+        self,
+        cfg: RedisSettings,
+        client: Any | None = None,
+        *,
+        zone: tzinfo | None = None,
+        asynq_queues: Iterable[str] = (),
+        asynq_redis: RedisSettings | None = None,
     ) -> None:
-        super().__init__(cfg, client if client is not None else connection.make_sync(cfg), zone)
+        super().__init__(
+            cfg,
+            client if client is not None else connection.make_sync(cfg),
+            zone,
+            connection.make_sync(asynq_redis) if asynq_redis is not None else None,
+            asynq_redis,
+        )
         self._stream_shas: dict[str, str] | None = None
-        #: The read side on the same connection pool.
-        self.reader = Reader(cfg, self.redis, zone)
+        #: The queues of ``asynq.queues`` (Asynq's layout).
+        self.asynq_queues = frozenset(asynq_queues)
+        #: A plain connection (not Sentinel, not Cluster): the single enqueue writes its
+        #: command itself (:meth:`_enqueue_one`).
+        self._plain = type(self.redis) is redis.Redis
+        #: queue -> the packed start of its single ``enqueue_fast.lua`` call
+        self._fast_heads: dict[str, bytes] = {}
+
+    @cached_property
+    def server_reads(self) -> ServerReads:
+        """The servers' heartbeats alone (the read side's own when it is built): what a
+        client asks after an enqueue, without loading the other reads and records."""
+        if "reader" in self.__dict__:
+            return self.reader
+        # lazy: an enqueue loads the server reads only (see :attr:`reader`)
+        from .read_servers import ServerReads
+
+        return ServerReads(
+            self.cfg, self.redis, self.zone, self.asynq_queues, self.asynq_redis, self.asynq_cfg
+        )
+
+    @cached_property
+    def reader(self) -> Reader:
+        """The read side on the same connection pools."""
+        # lazy: the reads and their records load with the first read, not with an enqueue
+        from .reader import Reader
+
+        return Reader(
+            self.cfg, self.redis, self.zone, self.asynq_queues, self.asynq_redis, self.asynq_cfg
+        )
 
     def _call(self, call: Call) -> Any:
         name, keys, args = call
@@ -125,6 +94,15 @@ class Broker(_Base):
             if "WRONGTYPE" in str(exc):  # a key of the wrong type: named by the script
                 raise MalformedKey(str(exc).removeprefix("WRONGTYPE ")) from None
             raise
+
+    def enqueue_workflow(self, queue: str, call: Call) -> bool:
+        """Run a ``wf_enqueue`` call for ``queue``: False when the workflow or a step id
+        exists (nothing written)."""
+        try:
+            self.redis.sadd(self.keys.queues, queue)
+        except CONNECTION_ERRORS as exc:
+            raise connection.unavailable(self.cfg, exc) from None
+        return bool(self._call(call))
 
     def ping(self) -> None:
         """Raise :class:`ServiceUnavailable` (one line) when Redis does not answer."""
@@ -139,12 +117,15 @@ class Broker(_Base):
         """The deployment as Redis reports it: the mode and each node (sentinels, master,
         replicas, cluster nodes with their slots), with one problem line per node down.
         Raises :class:`ServiceUnavailable` only when nothing answers."""
+        # lazy: only `check` reports the deployment; the other commands skip the module
         from .topology import describe
 
         return describe(self.cfg, self.redis)
 
     def close(self) -> None:
         self.redis.close()
+        if self.asynq_redis is not self.redis:
+            self.asynq_redis.close()
 
     # -- enqueue --------------------------------------------------------------------------
     def enqueue(self, tasks: Sequence[Prepared]) -> list[EnqueueCode]:
@@ -153,6 +134,10 @@ class Broker(_Base):
 
         Returns one code per task (1 enqueued; see ``ENQUEUE_REFUSALS`` for the others).
         """
+        if len(tasks) == 1 and tasks[0].simple and self._plain:
+            code = self._enqueue_one(tasks[0])
+            if code is not None:
+                return [code]
         calls, new = self._enqueue_calls(tasks)
         try:
             if len(calls) == 1 and not new:
@@ -162,12 +147,100 @@ class Broker(_Base):
                 pipe = self.redis.pipeline(transaction=False)
                 if new:
                     pipe.sadd(self.keys.queues, *new)
-                for _, (name, keys, args) in calls:
-                    self._scripts[name](keys=keys, args=args, client=pipe)
-                results = pipe.execute()[1 if new else 0 :]
+                results = self._pipelined(pipe, [call for _, call in calls])
+                results = results[1 if new else 0 :]
                 self._known_queues.update(new)
         except CONNECTION_ERRORS as exc:
             raise connection.unavailable(self.cfg, exc) from None
+        codes = self._codes(len(tasks), calls, results)
+        if any(t.remote_deps for t in tasks):
+            relays.link(self, tasks, codes)
+        return codes
+
+    def _enqueue_one(self, task: Prepared) -> EnqueueCode | None:
+        """One task with a generated id, to run now, with no unique lock (``Client.enqueue``'s
+        usual call), to a queue this broker added to ``P:queues`` lately: the
+        ``enqueue_fast.lua`` call written as one packed command on a pooled connection,
+        its keys packed once per queue. None when it must go the usual way (a queue not
+        recalled, a script Redis lost)."""
+        queue = task.queue
+        if queue not in self._recall_queues(time.time()):
+            return None
+        head = self._fast_heads.get(queue)
+        if head is None:
+            q = self.q(queue)
+            sha = self._scripts["enqueue_fast"].sha
+            head = self._fast_heads[queue] = _resp(
+                "EVALSHA", sha, "3", q.pending, q.notify, q.task_prefix
+            )
+        msg = task.msg.encode()
+        data = b"*8\r\n%b$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+            head,
+            len(task.id),
+            task.id.encode(),
+            len(msg),
+            msg,
+        )
+        pool = self.redis.connection_pool
+        try:
+            conn = pool.get_connection()  # connects (a Sentinel pool asks for the master)
+        except CONNECTION_ERRORS as exc:
+            raise connection.unavailable(self.cfg, exc) from None
+        try:
+            conn.send_packed_command([data])
+            reply = conn.read_response()
+        except rexc.NoScriptError:
+            return None
+        except CONNECTION_ERRORS as exc:
+            conn.disconnect()
+            raise connection.unavailable(self.cfg, exc) from None
+        except BaseException:
+            conn.disconnect()  # a reply may be left unread
+            raise
+        finally:
+            pool.release(conn)
+        return scripts.ENQUEUED if int(reply) == 1 else scripts.EXISTS
+
+    def _pipelined(self, pipe: Any, calls: Sequence[Call]) -> list[Any]:
+        """Script calls on ``pipe`` in one round trip (see the asyncio broker's
+        ``_scripts_pipelined``: no ``SCRIPT EXISTS`` first; a script Redis lost is loaded
+        and its calls alone run again)."""
+        for name, keys, args in calls:
+            pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+        results = list(pipe.execute(raise_on_error=False))
+        first = len(results) - len(calls)
+        again = [i for i in range(len(calls)) if isinstance(results[first + i], rexc.NoScriptError)]
+        if again:
+            for name in {calls[i][0] for i in again}:
+                self.redis.script_load(scripts.SOURCES[name])
+            retry = self.redis.pipeline(transaction=False)
+            for i in again:
+                name, keys, args = calls[i]
+                retry.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+            for i, result in zip(again, retry.execute(raise_on_error=False), strict=True):
+                results[first + i] = result
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    def enqueue_asynq(self, tasks: Sequence[AsynqPrepared]) -> list[EnqueueCode]:
+        """Enqueue tasks into queues of Asynq's layout, in one round trip; each queue's
+        name is added to ``asynq:queues`` first, as the Go client does. One code per task
+        (1 enqueued, :data:`~.scripts.EXISTS`, :data:`~.scripts.UNIQUE_HELD`)."""
+        calls = self._asynq_calls(tasks)
+        pipe = self.asynq_redis.pipeline(transaction=False)
+        pipe.sadd(self.asynq.queues, *{t.queue for t in tasks})
+        for _, (name, keys, args) in calls:
+            self._asynq_scripts[name](keys=keys, args=args, client=pipe)
+        try:
+            results = pipe.execute()[1:]
+        except CONNECTION_ERRORS as exc:
+            raise connection.unavailable(self.asynq_cfg, exc) from None
+        except rexc.ResponseError as exc:
+            if "WRONGTYPE" in str(exc):
+                raise MalformedKey(str(exc).removeprefix("WRONGTYPE ")) from None
+            raise
         return self._codes(len(tasks), calls, results)
 
     def enqueue_stream(self, chunks: Iterable[Sequence[Prepared]]) -> list[EnqueueCode]:
@@ -193,8 +266,11 @@ class Broker(_Base):
                 calls, _ = self._enqueue_calls(chunk)
                 for idx, call in calls:
                     name, keys, args = call
-                    conn.send_command(  # type: ignore[no-untyped-call]
-                        "EVALSHA", shas[name], len(keys), *keys, *args
+                    if name not in shas:  # enqueue_deps: loaded when first needed
+                        shas[name] = self.redis.script_load(self._scripts[name].script)
+                    # Packed in C: redis-py would encode each argument in Python first.
+                    conn.send_packed_command(  # type: ignore[no-untyped-call]
+                        [pack_command(("EVALSHA", shas[name], len(keys), *keys, *args))]
                     )
                     sent.append(([chunk[i] for i in idx], call))
             replies = []
@@ -213,7 +289,10 @@ class Broker(_Base):
                 self._stream_shas = None
                 codes += self.enqueue(tasks)
             else:
-                codes += scripts.enqueue_codes(call, reply)
+                done = scripts.enqueue_codes(call, reply)
+                if any(t.remote_deps for t in tasks):
+                    relays.link(self, tasks, done)
+                codes += done
         return codes
 
     def _ensure_loaded(self) -> dict[str, str]:
@@ -228,14 +307,36 @@ class Broker(_Base):
         return self._stream_shas
 
     # -- the inspector's actions ----------------------------------------------------------
-    def task_move(self, queue: str, task_id: str, action: str) -> int:
-        return int(self._call(scripts.task_move(self.q(queue), task_id, action, time.time())))
+    def _bingo_only(self, queue: str, what: str) -> None:
+        """Refuse an action Bingo does not make on a queue of Asynq's layout."""
+        if queue in self.asynq_queues:
+            raise UsageError(
+                f"queue {queue!r} is in asynq.queues (Asynq's layout): Bingo does not "
+                f"{what} there yet; use the asynq CLI or asynqmon"
+            )
+
+    def task_move(self, queue: str, task_id: str, action: str, listed: str = "") -> Move:
+        """``action`` ("run", "archive", "delete") on one task of ``queue``: what it did.
+        ``listed``: the state the task was listed in (a task no longer in it is left,
+        ``ALREADY``), "" for any."""
+        self._bingo_only(queue, f"{action} a task")
+        call = scripts.task_move(self.q(queue), task_id, action, time.time(), listed)
+        code = self._call(call)
+        if action == "run" and int(code) == 1:  # (a resume across queues: tell them now)
+            relays.deliver(self, [queue])
+        return _MOVES.get(int(code), Move.MISSING)
 
     def set_paused(self, queue: str, paused: bool) -> None:
         """Pause (workers stop fetching from it) or resume a queue."""
         q = self.q(queue)
         try:
-            if paused:
+            if queue in self.asynq_queues:  # as Asynq's Inspector: SET NX the time, DEL
+                paused_key = self.asynq.queue(queue).paused
+                if paused:
+                    self.asynq_redis.set(paused_key, str(int(time.time())), nx=True)
+                else:
+                    self.asynq_redis.delete(paused_key)
+            elif paused:
                 self.redis.set(q.paused, str(time.time()))
             else:
                 pipe = self.redis.pipeline(transaction=False)
@@ -247,13 +348,18 @@ class Broker(_Base):
 
     def delete_queue(self, queue: str, force: bool) -> int:
         """Delete a queue with its tasks, counters and locks (in batches); returns the
-        number of tasks deleted, or -1 when it holds tasks and ``force`` is false."""
+        number of tasks deleted. :class:`QueueNotEmpty` when it holds tasks and ``force``
+        is false."""
+        self._bingo_only(queue, "delete the queue")
+        tell = relays.deleting(self, queue)  # its workflows' steps in other queues
         total = 0
         while True:
             call = scripts.queue_delete(self.q(queue), force, 1000)
             deleted, left = (int(x) for x in self._call(call))
-            if deleted < 0:
-                return -1
+            if deleted < 0:  # the script counted them (held-back ones too)
+                raise QueueNotEmpty(
+                    f"queue {queue!r} still holds {left} task(s); delete them first or use --force"
+                )
             total += deleted
             if left == 0:
                 break
@@ -261,262 +367,57 @@ class Broker(_Base):
             self.redis.srem(self.keys.queues, queue)
         except CONNECTION_ERRORS as exc:
             raise connection.unavailable(self.cfg, exc) from None
+        for call in tell:
+            self._call(call)
         self._known_queues.discard(queue)
         return total
 
     # -- the dashboard's actions ----------------------------------------------------------
-    def task_move_many(self, queue: str, ids: Sequence[str], action: str) -> list[int]:
+    def task_move_many(self, queue: str, ids: Sequence[str], action: str) -> list[Move]:
         """``action`` ("run", "archive", "delete") on many tasks of ``queue``, in calls
-        of :data:`~.scripts.MOVE_CHUNK` ids; one ``task_move`` code per id."""
-        codes: list[int] = []
+        of :data:`~.scripts.MOVE_CHUNK` ids; what it did to each."""
+        self._bingo_only(queue, f"{action} tasks")
+        out: list[Move] = []
         for start in range(0, len(ids), scripts.MOVE_CHUNK):
             part = ids[start : start + scripts.MOVE_CHUNK]
             call = scripts.task_move_many(self.q(queue), part, action, time.time())
-            codes += [int(c) for c in self._call(call)]
-        return codes
-
-    def task_cancel(self, queue: str, task_id: str) -> int:
-        """Ask the worker running ``task_id`` to cancel it: 1 asked, 0 no such task,
-        -1 not active."""
-        return int(self._call(scripts.task_cancel(self.q(queue), task_id, time.time())))
-
-
-class AsyncBroker(_Base):
-    """asyncio broker (worker, scheduler)."""
-
-    def __init__(
-        self, cfg: RedisSettings, client: Any | None = None, *, zone: tzinfo | None = None
-    ) -> None:
-        super().__init__(cfg, client if client is not None else connection.make_async(cfg), zone)
-        self._blocking: Any = None
-        self._waiter: NotifyWaiter | None = None
-
-    async def run(self, call: Call) -> Any:
-        """Run one script call built by :mod:`.scripts`."""
-        name, keys, args = call
-        return await self._scripts[name](keys=keys, args=args)
-
-    async def ping(self) -> None:
-        """Raise :class:`ServiceUnavailable` (one line) when Redis does not answer."""
-        try:
-            await self.redis.ping()
-        except (*CONNECTION_ERRORS, rexc.ResponseError) as exc:
-            raise connection.unavailable(self.cfg, exc) from None
-
-    async def close(self) -> None:
-        await self.redis.aclose()
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None:
-            await waiter.cancel()
-        blocking, self._blocking = self._blocking, None
-        if blocking is not None:
-            await blocking.aclose()
-
-    async def enqueue(self, tasks: Sequence[Prepared]) -> list[EnqueueCode]:
-        """Enqueue tasks in one round trip; one code per task (see :meth:`Broker.enqueue`)."""
-        calls, new = self._enqueue_calls(tasks)
-        pipe = self.redis.pipeline(transaction=False)
-        if new:
-            pipe.sadd(self.keys.queues, *new)
-        for _, (name, keys, args) in calls:
-            await self._scripts[name](keys=keys, args=args, client=pipe)
-        results = (await pipe.execute())[1 if new else 0 :]
-        self._known_queues.update(new)
-        return self._codes(len(tasks), calls, results)
-
-    async def record_stats(
-        self, by_queue: dict[str, list[tuple[str, int, int, float, float, list[int]]]]
-    ) -> None:
-        """Add per type figures to each queue's daily and total statistics."""
-        day = scripts.today(self.zone)
-        pipe = self.redis.pipeline(transaction=False)
-        for queue, rows in by_queue.items():
-            name, keys, args = scripts.stats_record(self.q(queue), day, rows)
-            await self._scripts[name](keys=keys, args=args, client=pipe)
-        await pipe.execute()
-
-    async def register_queues(self, queues: Iterable[str]) -> None:
-        known = self._recall_queues(time.time())
-        new = [q for q in queues if q not in known]
-        if new:
-            await self.redis.sadd(self.keys.queues, *new)
-            self._known_queues.update(new)
-
-    async def fetch(
-        self, queue: str, n: int, lease_until: float, worker: str
-    ) -> tuple[str, list[Any]]:
-        """Lease up to ``n`` tasks: ``(next_due or "paused" or "", [id, msg, retried, ...])``."""
-        out = await self.run(scripts.fetch(self.q(queue), n, time.time(), lease_until, worker))
-        return _s(out[0]), out[1:]
-
-    async def ack(self, queue: str, items: list[AckItem], worker: str) -> list[str]:
-        call = scripts.ack(self.q(queue), items, worker, time.time(), scripts.today(self.zone))
-        lost = await self.run(call)
-        return [_s(x) for x in lost]
-
-    async def retry(self, queue: str, task_id: str, worker: str, at: float, error: str) -> bool:
-        call = scripts.retry(
-            self.q(queue), task_id, worker, at, error, time.time(), scripts.today(self.zone)
-        )
-        return bool(await self.run(call))
-
-    async def archive(
-        self, queue: str, task_id: str, worker: str, error: str, max_size: int, max_age: float
-    ) -> bool:
-        call = scripts.archive(
-            self.q(queue),
-            task_id,
-            worker,
-            error,
-            time.time(),
-            max_size,
-            max_age,
-            scripts.today(self.zone),
-        )
-        return bool(await self.run(call))
-
-    async def requeue(self, queue: str, ids: Sequence[str], worker: str) -> int:
-        return int(await self.run(scripts.requeue(self.q(queue), ids, worker)))
-
-    async def recover(self, queue: str, error: str, limit: int = 200) -> list[int]:
-        res = await self.run(scripts.recover(self.q(queue), time.time(), limit, error))
-        return [int(x) for x in res]
-
-    async def extend_leases(self, active: dict[str, list[str]], until: float) -> None:
-        """Push the lease expiry of held tasks (queue -> ids) to ``until``; one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
-        for queue, ids in active.items():
-            if ids:
-                pipe.zadd(self.q(queue).lease, dict.fromkeys(ids, until), xx=True)
-        await pipe.execute()
-
-    async def wait_for_work(self, queues: Sequence[str], timeout: float) -> bool:
-        """Block until a wake-up token arrives on one of ``queues`` (or ``timeout``).
-
-        One ``BLPOP`` over every queue's notify list; on a Redis Cluster, where the lists
-        are in several slots, one ``BLPOP`` per queue (:class:`~.cluster.NotifyWaiter`).
-        """
-        keys = [self.q(q).notify for q in queues]
-        if self._blocking is None:
-            self._blocking = connection.make_async(self.cfg, blocking=True)
-            if self.cfg.cluster is not None:
-                from .cluster import NotifyWaiter
-
-                self._waiter = NotifyWaiter(self._blocking)
-        if self._waiter is not None and len(keys) > 1:
-            return await self._waiter.wait(keys, timeout)
-        res = await self._blocking.blpop(keys, timeout=max(0.01, round(timeout, 3)))
-        return res is not None
-
-    async def heartbeat(self, server_id: str, info: str, ttl: float) -> None:
-        now = time.time()
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zadd(self.keys.servers, {server_id: now + ttl})
-        pipe.set(self.keys.server(server_id), info, px=int(ttl * 1000))
-        await pipe.execute()
-
-    async def remove_server(self, server_id: str) -> None:
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.zrem(self.keys.servers, server_id)
-        pipe.delete(self.keys.server(server_id))
-        await pipe.execute()
-
-    async def is_done(self, queue: str, task_id: str) -> bool:
-        return bool(await self.redis.exists(self.q(queue).done(task_id)))
-
-    async def mark_done(self, queue: str, task_id: str, ttl: float) -> None:
-        await self.redis.set(self.q(queue).done(task_id), "1", px=max(1, int(ttl * 1000)))
-
-    # -- the dashboard's sampler ----------------------------------------------------------
-    async def queue_sizes(self) -> dict[str, dict[str, int]]:
-        """Every known queue's count per state (``LLEN``/``ZCARD``; one round trip)."""
-        names = sorted(_s(q) for q in await self.redis.smembers(self.keys.queues))
-        pipe = self.redis.pipeline(transaction=False)
-        for queue in names:
-            q = self.q(queue)
-            pipe.llen(q.pending)
-            for state in STATES[1:]:
-                pipe.zcard(q.by_state(state))
-        res = await pipe.execute(raise_on_error=False)
-        out: dict[str, dict[str, int]] = {}
-        n = len(STATES)
-        for i, queue in enumerate(names):
-            values = res[i * n : (i + 1) * n]
-            out[queue] = {
-                state: (0 if isinstance(v, Exception) else int(v))
-                for state, v in zip(STATES, values, strict=True)
-            }
+            out += [_MOVES.get(int(c), Move.MISSING) for c in self._call(call)]
+        if action == "run" and Move.DONE in out:  # (a resume across queues: tell them now)
+            relays.deliver(self, [queue])
         return out
 
-    async def record_sample(self, sample: str, now: float, gap: float, keep: int) -> bool:
-        """Append one queue size sample unless one was taken less than ``gap`` s ago."""
-        call = scripts.sample_record(self.keys.samples, now, gap, keep, sample)
-        return bool(await self.run(call))
+    def task_cancel(self, queue: str, task_id: str, by: str) -> Move:
+        """Cancel ``task_id`` (``by``: who asked): ``ASKED`` (its worker was asked to stop
+        it), ``DONE`` (archived at once: it was waiting), ``MISSING``, or ``ALREADY``
+        (archived or completed already)."""
+        self._bingo_only(queue, "cancel a task")
+        call = scripts.task_cancel(self.q(queue), task_id, time.time(), by)
+        code = int(self._call(call))
+        return {1: Move.ASKED, 2: Move.DONE, 0: Move.MISSING}.get(code, Move.ALREADY)
 
-    async def note_leader(self, now: float) -> str | None:
-        """Note since when the current scheduler leader holds the lease (JSON or None)."""
-        value = await self.run(scripts.leader_seen(self.keys.scheduler, now))
-        return None if not value else _s(value)
 
-    async def keep_servers(self, now: float, keep: float, own: dict[str, str]) -> None:
-        """Copy the live servers' heartbeat records (and ``own``: id -> JSON record of
-        this process) into the kept records, and drop those older than ``keep`` s."""
-        live = await self.redis.zrangebyscore(self.keys.servers, now, "+inf")
-        copies: dict[str, str] = dict(own)
-        if live:
-            pipe = self.redis.pipeline(transaction=False)  # a cluster pipeline splits MGET
-            pipe.mget([self.keys.server(_s(i)) for i in live])
-            (records,) = await pipe.execute()
-            for server_id, record in zip(live, records, strict=True):
-                if record:
-                    copies[_s(server_id)] = _s(record)
-        kept = await self.redis.hgetall(self.keys.servers_seen)
-        stale = []
-        for server_id, record in kept.items():
-            try:
-                at = float(json.loads(record).get("at") or 0)
-            except (ValueError, TypeError, AttributeError):
-                at = 0.0
-            if at < now - keep and _s(server_id) not in copies:
-                stale.append(server_id)
-        pipe = self.redis.pipeline(transaction=False)
-        if copies:
-            pipe.hset(self.keys.servers_seen, mapping=copies)
-        if stale:
-            pipe.hdel(self.keys.servers_seen, *stale)
-        pipe.expire(self.keys.servers_seen, int(keep * 2) + 60)
-        await pipe.execute()
+def _resp(*parts: str) -> bytes:
+    """RESP bulk strings, one after another (a command's head, without its ``*N``)."""
+    out = b""
+    for part in parts:
+        raw = part.encode()
+        out += b"$%d\r\n%b\r\n" % (len(raw), raw)
+    return out
 
-    async def cancel_requests(self, held: dict[str, list[str]]) -> dict[str, list[str]]:
-        """Of the tasks a worker holds (queue -> ids), those whose cancel was asked from the
-        dashboard (queue -> ids); one round trip. For the worker's heartbeat."""
-        queues = [q for q, ids in held.items() if ids]
-        if not queues:
-            return {}
-        pipe = self.redis.pipeline(transaction=False)
-        for queue in queues:
-            pipe.zmscore(self.q(queue).cancel, held[queue])
-        out: dict[str, list[str]] = {}
-        for queue, scores in zip(queues, await pipe.execute(), strict=True):
-            asked = [i for i, s in zip(held[queue], scores, strict=True) if s is not None]
-            if asked:
-                out[queue] = asked
-        return out
 
-    async def clear_cancel(self, queue: str, ids: Sequence[str]) -> None:
-        """Drop the cancel requests of tasks the worker has acted on."""
-        if ids:
-            await self.redis.zrem(self.q(queue).cancel, *ids)
-
-    async def forget_server(self, server_id: str) -> None:
-        """Drop a kept server record (a process that stopped and has nothing to show)."""
-        await self.redis.hdel(self.keys.servers_seen, server_id)
+#: task_move.lua's reply codes.
+_MOVES = {
+    1: Move.DONE,
+    0: Move.MISSING,
+    -1: Move.ALREADY,
+    -2: Move.ACTIVE,
+    -3: Move.CANCELLED_WORKFLOW,
+}
 
 
 __all__ = [
     "CONNECTION_ERRORS",
     "STATES",
-    "AsyncBroker",
     "Broker",
     "Prepared",
     "redis",

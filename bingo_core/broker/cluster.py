@@ -30,11 +30,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import redis.exceptions as rexc
+from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
-from .connection import short_reason, split, unavailable
+from .reach import short_reason, split, unavailable
 
 if TYPE_CHECKING:
     from ..config.settings import RedisSettings
@@ -266,6 +269,12 @@ class SyncCluster(RedisCluster):
         manager = self.nodes_manager
         setattr(manager, "initialize", _converting(manager.initialize))  # noqa: B010
 
+    def __del__(self) -> None:
+        # A client whose constructor failed has no node manager; redis-py before 6 closes
+        # it anyway and prints "Exception ignored in __del__" under the one-line error.
+        if "nodes_manager" in self.__dict__:
+            super().__del__()  # type: ignore[no-untyped-call]
+
     def register_script(self, script: Any) -> Any:
         found = super().register_script(script)
         self._sources[found.sha] = found.script
@@ -300,53 +309,43 @@ class SyncCluster(RedisCluster):
         return SyncClusterPipeline(self, plain)
 
 
-_async_cluster: list[type] = []
+class AsyncCluster(AsyncRedisCluster):
+    """redis-py's asyncio cluster client, with the same changes as :class:`SyncCluster`."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        self._sources: dict[str, Any] = {}
+        super().__init__(**kwargs)
 
-def async_cluster_class() -> type:
-    """:class:`SyncCluster`'s asyncio twin (built on first use: redis.asyncio is slow to
-    import)."""
-    if not _async_cluster:
-        from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+    async def initialize(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().initialize(*args, **kwargs)
+        except rexc.RedisClusterException as exc:
+            raise _cluster_error(exc) from None
 
-        class AsyncCluster(AsyncRedisCluster):
-            def __init__(self, **kwargs: Any) -> None:
-                self._sources: dict[str, Any] = {}
-                super().__init__(**kwargs)
+    def register_script(self, script: Any) -> Any:
+        found = super().register_script(script)
+        self._sources[found.sha] = found.script
+        return found
 
-            async def initialize(self, *args: Any, **kwargs: Any) -> Any:
-                try:
-                    return await super().initialize(*args, **kwargs)
-                except rexc.RedisClusterException as exc:
-                    raise _cluster_error(exc) from None
+    async def run_script(self, sha: str, numkeys: int, args: Sequence[Any]) -> Any:
+        try:
+            return await self.evalsha(sha, numkeys, *args)
+        except rexc.NoScriptError:
+            if sha not in self._sources:
+                raise
+            await self.script_load(self._sources[sha])
+            return await self.evalsha(sha, numkeys, *args)
 
-            def register_script(self, script: Any) -> Any:
-                found = super().register_script(script)
-                self._sources[found.sha] = found.script
-                return found
+    async def mget(self, keys: Any, *args: Any) -> list[Any]:
+        return list(await self.mget_nonatomic(keys, *args))
 
-            async def run_script(self, sha: str, numkeys: int, args: Sequence[Any]) -> Any:
-                try:
-                    return await self.evalsha(sha, numkeys, *args)
-                except rexc.NoScriptError:
-                    if sha not in self._sources:
-                        raise
-                    await self.script_load(self._sources[sha])
-                    return await self.evalsha(sha, numkeys, *args)
-
-            async def mget(self, keys: Any, *args: Any) -> list[Any]:
-                return list(await self.mget_nonatomic(keys, *args))
-
-            # Not redis-py's ClusterPipeline, but it answers every call made of one.
-            def pipeline(  # type: ignore[override]
-                self, transaction: Any = None, shard_hint: Any = None
-            ) -> AsyncClusterPipeline:
-                if transaction:
-                    raise rexc.RedisClusterException("transactions are not used on a cluster")
-                return AsyncClusterPipeline(self, lambda: AsyncRedisCluster.pipeline(self))
-
-        _async_cluster.append(AsyncCluster)
-    return _async_cluster[0]
+    # Not redis-py's ClusterPipeline, but it answers every call made of one.
+    def pipeline(  # type: ignore[override]
+        self, transaction: Any = None, shard_hint: Any = None
+    ) -> AsyncClusterPipeline:
+        if transaction:
+            raise rexc.RedisClusterException("transactions are not used on a cluster")
+        return AsyncClusterPipeline(self, lambda: AsyncRedisCluster.pipeline(self))
 
 
 def _kwargs(cfg: RedisSettings, common: dict[str, Any]) -> dict[str, Any]:
@@ -382,11 +381,9 @@ def make_sync_cluster(cfg: RedisSettings, common: dict[str, Any]) -> SyncCluster
 def make_async_cluster(cfg: RedisSettings, common: dict[str, Any]) -> Any:
     """The asyncio cluster client (connects on first use); a few quick retries, each after
     refreshing the slot map, before the daemon's loops see an error."""
-    from redis.asyncio.cluster import ClusterNode as AsyncClusterNode
-
-    return async_cluster_class()(
+    return AsyncCluster(
         startup_nodes=_nodes(cfg, AsyncClusterNode),
-        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
+        retry=AsyncRetry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 2),
         **_kwargs(cfg, common),
     )
 

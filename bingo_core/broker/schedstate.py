@@ -27,8 +27,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..records import EntryInfo, HistoryItem, SyncStatus
 from . import scripts
-from .broker import AsyncBroker
+from .async_broker import AsyncBroker
 
 #: Most entries one publish or record script call carries.
 CHUNK = 500
@@ -52,7 +53,7 @@ class Published:
     """One entry as the leader publishes it: its key, description and fingerprint."""
 
     key: str
-    info: dict[str, Any]
+    info: EntryInfo
     fingerprint: str
 
 
@@ -67,7 +68,7 @@ class Record:
     last_tick: float | None = None
     last_task: str = ""
     last_at: float | None = None
-    history: dict[str, Any] | None = None
+    history: HistoryItem | None = None
 
 
 def _opt(value: float | None) -> str:
@@ -113,7 +114,7 @@ class SchedState:
         entries, one script call each, so Redis never blocks long."""
         for start in range(0, max(len(entries), 1), CHUNK):
             part = [
-                (p.key, json.dumps(p.info, separators=(",", ":")), p.fingerprint)
+                (p.key, json.dumps(p.info.to_json(), separators=(",", ":")), p.fingerprint)
                 for p in entries[start : start + CHUNK]
             ]
             gone = removed if start == 0 else ()
@@ -150,7 +151,11 @@ class SchedState:
                         _opt(r.last_tick),
                         r.last_task,
                         _opt(r.last_at),
-                        json.dumps(r.history, separators=(",", ":")) if r.history else "",
+                        (
+                            json.dumps(r.history.to_json(), separators=(",", ":"))
+                            if r.history
+                            else ""
+                        ),
                     ],
                 )
                 for r in records[start : start + CHUNK]
@@ -160,10 +165,10 @@ class SchedState:
                 return False
         return True
 
-    async def publish_sync(self, status: dict[str, Any]) -> None:
+    async def publish_sync(self, status: SyncStatus) -> None:
         """Store the last sync status (row errors, database health) for readers."""
         await self.broker.redis.set(
-            self.keys.sync, json.dumps(status, separators=(",", ":"), default=str)
+            self.keys.sync, json.dumps(status.to_json(), separators=(",", ":"), default=str)
         )
 
 

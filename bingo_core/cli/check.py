@@ -9,10 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict, dataclass
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+from ..config.paths import DEFAULT_CONFIG_PATH
 from ..errors import ServiceUnavailable, UsageError
-from .common import App, print_json
+from .common import print_json
+
+if TYPE_CHECKING:
+    from ..app import App
 
 _SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -58,8 +62,6 @@ def register(subparsers: _SubParsers) -> None:
 
 def run_checks(app: App) -> Report:
     """Run every check; only a config that does not load stops the others."""
-    from ..config.loader import DEFAULT_CONFIG_PATH
-
     config = app.args.config or str(DEFAULT_CONFIG_PATH)
     report = Report(config, [], {})
     try:
@@ -97,11 +99,14 @@ def _check_redis(app: App, report: Report) -> None:
     inspector = app.inspector
     try:
         inspector.ping()
-        idle = [r["queue"] for r in inspector.stats() if not r["consumers"] and r["size"]]
+        rows = inspector.stats()
+        idle = [r.queue for r in rows if not r.consumers and r.size and r.layout == "bingo"]
+        listed = inspector.asynq_listed()
     except ServiceUnavailable as exc:
         if not topology.problems:
             report.problems.append(Problem(SERVICE, "redis", str(exc)))
         return
+    _check_asynq(app, report, rows, listed)
     if idle and inspector.consumers():
         report.problems.append(
             Problem(
@@ -113,8 +118,31 @@ def _check_redis(app: App, report: Report) -> None:
         )
 
 
+def _check_asynq(app: App, report: Report, rows: list[Any], listed: set[str]) -> None:
+    """The queues of ``asynq.queues``: their sizes, and each one Asynq's tools do not
+    list yet (not in ``asynq:queues`` until a task is enqueued to it)."""
+    queues = app.settings.asynq.queues
+    if not queues:
+        return
+    report.summary["asynq_queues"] = {
+        r.queue: {"weight": queues[r.queue], "size": r.size, "paused": r.paused}
+        for r in rows
+        if r.layout == "asynq"
+    }
+    for name in sorted(set(queues) - listed):
+        report.problems.append(
+            Problem(
+                WARNING,
+                "asynq",
+                f"queue {name!r} of asynq.queues is not in asynq:queues yet: asynqmon and the "
+                "asynq CLI list it once a task is enqueued to it",
+            )
+        )
+
+
 def _check_static(app: App, report: Report) -> None:
-    from ..scheduler.service import compile_static
+    # lazy: keeps croniter out of the CLI's start-up
+    from ..scheduler.entries import compile_static
 
     try:
         good, bad = compile_static(app.settings, app.registry)
@@ -127,6 +155,7 @@ def _check_static(app: App, report: Report) -> None:
 
 
 def _check_database(app: App, report: Report, default_tz: Any) -> None:
+    # lazy: keeps SQLAlchemy out of the CLI's start-up
     from ..store import store_from_settings
 
     hint = f"bingo-scheduler -c {report.config} db init"
@@ -153,7 +182,8 @@ def _check_database(app: App, report: Report, default_tz: Any) -> None:
             report.problems.append(Problem(SERVICE, "database", str(exc)))
             return
         report.summary["database"] = store.display_url
-    from ..scheduler.sync import compile_row
+    # lazy: keeps SQLAlchemy out of the CLI's start-up
+    from ..scheduler.rows import compile_row
 
     valid = 0
     for row in rows:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, tzinfo
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .common import App, print_json, print_table
+from .common import print_json, print_table
+
+if TYPE_CHECKING:
+    from ..app import App
 
 _SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 HEADERS = [
@@ -78,38 +81,37 @@ def _list(app: App) -> int:
         print_json(data)
         return 0
     rows = []
-    for e in data["entries"]:
-        zone = _zone(e.get("timezone") or "")
+    for e in data.entries:
+        zone = _zone(e.timezone or "")
         rows.append(
             [
-                e.get("source", "?"),
-                e.get("name", "?"),
-                e.get("spec", "?"),
-                str(e.get("timezone") or "UTC"),
-                e.get("type", "?"),
-                _when(e["next_fire"], zone),
-                _when(e["last_fire"], zone),
-                e["last_task_id"] or "-",
-                e["missed"],
+                e.source or "?",
+                e.name or "?",
+                e.spec or "?",
+                e.timezone or "UTC",
+                e.type or "?",
+                _when(e.next_fire, zone),
+                _when(e.last_fire, zone),
+                e.last_task_id or "-",
+                e.missed,
             ]
         )
     if rows:
         print_table(rows, HEADERS)
     else:
         print("no schedule entries published (is a daemon running the scheduler?)")
-    leader = data["leader"]
-    if leader["id"]:
-        print(f"\nleader: {leader['id']} (token {leader['epoch']})")
+    leader = data.leader
+    if leader.id:
+        print(f"\nleader: {leader.id} (token {leader.epoch})")
     else:
         print("\nleader: none (no daemon runs the scheduler on this Redis)")
-    # The sync status is JSON in Redis: anything of an unexpected shape is left out.
-    sync = data["sync"] if isinstance(data["sync"], dict) else {}
-    if sync and not sync.get("db_ok", True):
-        print(f"database: {sync.get('db_error') or 'not reachable'}")
-    static = sync.get("static_errors")
-    for line in static if isinstance(static, list) else []:
+    sync = data.sync
+    if sync is None:
+        return 0
+    if not sync.healthy:
+        print(f"database: {sync.db_error or 'not reachable'}")
+    for line in sync.static_errors or []:
         print(f"skipped: {line}")
-    errors = sync.get("errors")
-    for row_id, error in sorted((errors if isinstance(errors, dict) else {}).items(), key=_row_key):
+    for row_id, error in sorted((sync.errors or {}).items(), key=_row_key):
         print(f"skipped: sys_crontab row {row_id}: {error}")
     return 0

@@ -4,6 +4,11 @@ Reads the spec exactly as the scheduler does (time zone prefix, DST policy, ``@e
 epoch alignment), so it answers "when will this entry run?" without a daemon. Times are
 printed in the spec's zone: its ``CRON_TZ=`` prefix, else ``--tz``, else
 ``server.timezone``; ``@every`` specs, which ignore zones when they fire, are shown in it too.
+
+Only ``server.timezone`` is read from the configuration (file, environment, ``--set``),
+without the settings models (:meth:`~bingo_core.parts.Parts.server_timezone`), so the
+answer comes in a few dozen milliseconds; a zone that is not valid is reported as the
+settings report it.
 """
 
 from __future__ import annotations
@@ -12,14 +17,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from ..errors import UsageError
-from ..scheduler.cron import parse_spec, resolve_zone
-from .common import App, print_json
+from .common import print_json
 
 #: The most fire times one call prints.
 MAX_COUNT = 1000
 
 if TYPE_CHECKING:
     import argparse
+
+    from ..app import App
 
     _SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
@@ -69,6 +75,9 @@ def add_next_parser(cron_subparsers: _SubParsers) -> None:
 
 def run_next(app: App) -> int:
     """Print the next fire times; raises CronSpecError / UsageError on bad input."""
+    # lazy: keeps croniter out of the CLI's start-up
+    from ..scheduler.cron import parse_spec, resolve_zone
+
     args = app.args
     count: int = args.count
     if not 1 <= count <= MAX_COUNT:
@@ -78,7 +87,7 @@ def run_next(app: App) -> int:
             resolve_zone(args.tz)
         except ValueError as exc:
             raise UsageError(f"--tz: {exc}") from None
-    zone = args.tz or app.settings.server.timezone
+    zone = args.tz or app.server_timezone()
     schedule = parse_spec(" ".join(args.spec), zone)
     if args.after is None:
         after = datetime.now(UTC)

@@ -7,11 +7,11 @@ one line saying how to set one; an address in use exits 1.
 
 from __future__ import annotations
 
-import asyncio
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .common import App
+if TYPE_CHECKING:
+    from ..app import App
 
 
 def register(sub: Any) -> None:
@@ -23,10 +23,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--addr", metavar="[HOST]:PORT", help="listen here instead of server.addr (e.g. :9090)"
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, lasting=True)  # serves until stopped (see .main)
 
 
 def run(app: App) -> int:
+    # lazy: keeps asyncio and the settings models out of the other commands' start-up
+    import asyncio
+
     from ..config import setup_logging
 
     if app.args.addr:
@@ -41,6 +44,10 @@ def run(app: App) -> int:
 
 
 async def _serve(app: App) -> None:
+    # lazy: keeps asyncio, redis and the dashboard (Starlette, uvicorn) out of the CLI's
+    # start-up
+    import asyncio
+
     from ..dashboard.service import DashboardService
 
     stop = asyncio.Event()

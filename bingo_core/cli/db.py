@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from .common import App, print_json
+from .common import print_json
+
+if TYPE_CHECKING:
+    from ..app import App
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +29,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _init(app: App) -> int:
-    from ..store import TABLE, store_from_settings  # SQLAlchemy only when a command runs
+    # lazy: keeps SQLAlchemy out of the CLI's start-up
+    from ..store import TABLE, store_from_settings
 
     with store_from_settings(app.settings) as store:
         created = store.init_schema()

@@ -18,25 +18,56 @@ an exit code (each line masks the configured secrets):
 
 ``--debug`` (anywhere on the command line) or ``BINGO_DEBUG=1`` adds the traceback and
 the log records of a subcommand to stderr.
+
+The cyclic garbage collector is paused while a quick command runs: its start-up (the
+libraries, the settings models) makes many objects that live until the exit and hardly
+any cycles, which the collector would scan again and again, a large share of a quick
+command's time. The daemon and a command that runs on (its parser sets ``lasting``: the
+dashboard, ``tasks wait``) run with the collector on; ``main`` leaves it as it found it,
+and when it is the program (called with no ``argv``) it freezes what it made (see
+:func:`gc.freeze`): the interpreter's exit then has nothing large to scan.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
+import importlib
 import logging
 import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ..app import App
-from ..config.loader import DEFAULT_CONFIG_PATH
+from .. import process
+from ..config.paths import DEFAULT_CONFIG_PATH
 from ..errors import BingoError, Crashed, ServiceUnavailable, UsageError
-from . import check, cron, dashboard, db, enqueue, plugin_new, plugins, queues, stats, tasks
 
-#: Subcommand modules, in help order.
-COMMANDS = [enqueue, plugins, stats, tasks, queues, cron, db, check, dashboard, plugin_new]
+if TYPE_CHECKING:
+    from ..app import App
+
+#: The module (in this package) of each command, in help order. A command line that names
+#: one imports that module alone and builds its parser alone; ``--help`` and a line that
+#: names none build them all.
+COMMANDS = {
+    "enqueue": "enqueue",
+    "plugins": "plugins",
+    "stats": "stats",
+    "problems": "problems",
+    "tasks": "tasks",
+    "workflows": "workflows",
+    "queues": "queues",
+    "servers": "servers",
+    "cron": "cron",
+    "db": "db",
+    "check": "check",
+    "dashboard": "dashboard",
+    "plugin": "plugin_new",
+}
+#: The top-level options that take a value: the word after one is not the command.
+_VALUED = ("-c", "--config", "--set")
 DEFAULT_CONFIG = str(DEFAULT_CONFIG_PATH)
 #: Environment variable that turns ``--debug`` on.
 DEBUG_ENV = "BINGO_DEBUG"
@@ -68,8 +99,23 @@ def _add_debug(parser: argparse.ArgumentParser, top: bool) -> None:
                 _add_debug(child, top=False)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full argument parser (the daemon's options plus every subcommand)."""
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names, when it can be told before parsing (the first word
+    that is neither an option nor an option's value, when it is a command), else None."""
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return None
+        if word in _VALUED:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: the daemon's options plus every subcommand (``only``: plus
+    that one alone)."""
     parser = _Parser(
         prog="bingo-scheduler",
         description="Distributed task scheduler: cron schedules, Redis queues, plugin tasks.",
@@ -94,8 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.set_defaults(func=None)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
-    for module in COMMANDS:
-        module.register(sub)
+    for command, module in COMMANDS.items():
+        if only is None or command == only:
+            importlib.import_module(f".{module}", __package__).register(sub)
     _add_debug(parser, top=True)
     return parser
 
@@ -119,9 +166,10 @@ def _secrets(app: App | None) -> list[str]:
     """The configured secrets, when the config loads (a config error masks its own)."""
     if app is None:
         return []
-    try:
-        from ..config.logging import secret_values
+    # lazy: keeps the settings models (pydantic) out of the start-up; a line is rare
+    from ..config.logging import secret_values
 
+    try:
         return secret_values(app.settings)
     except Exception:
         return []
@@ -129,6 +177,7 @@ def _secrets(app: App | None) -> list[str]:
 
 def _say(text: str, app: App | None) -> None:
     """One line on stderr, secrets masked."""
+    # lazy: keeps the settings models (pydantic) out of the start-up; a line is rare
     from ..config.logging import SecretMask
 
     line = SecretMask(_secrets(app)).mask(" ".join(text.split()))
@@ -148,6 +197,7 @@ def _quiet_stdout() -> None:
 
 def _classify(exc: BaseException) -> tuple[int, str]:
     """The exit code and line for an exception no Bingo error wraps."""
+    # lazy: keeps asyncio and redis out of the start-up (an unexpected error is rare)
     from ..loops import is_connection_error, is_wrong_type, one_line
 
     if is_wrong_type(exc):
@@ -167,15 +217,39 @@ def _debug_logging() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    process.ignore_usr1()  # only the daemon acts on SIGUSR1: it installs its own handler
+    collecting = gc.isenabled()
+    gc.disable()  # see the module's note
+    try:
+        return _main(argv, collecting)
+    finally:
+        if argv is None:
+            # The program (the console script) ends here: what it made is moved out of the
+            # collector's reach, so the interpreter's exit does not scan it once more.
+            gc.freeze()
+        if collecting:
+            gc.enable()
+
+
+def _main(argv: Sequence[str] | None, collecting: bool) -> int:
     debug = _debug_wanted(argv)
     app: App | None = None
     error: BaseException | None = None
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        words = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(command_named(words))
+        args = parser.parse_args(words)
         args.overrides = _overrides(args.sets)
+        # lazy: what a command needs loads when it first uses it (see .parts), not before
+        # its arguments are parsed (--help, a usage error)
+        from ..app import App
+
         app = App.from_args(args)
+        if collecting and (args.func is None or getattr(args, "lasting", False)):
+            gc.enable()  # a process that runs on collects its garbage
         if args.func is None:
+            # lazy: keeps the daemon (and redis, which it loads) out of the other commands'
+            # start-up
             from ..daemon import run_daemon
 
             return run_daemon(app)

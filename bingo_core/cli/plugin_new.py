@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..errors import UsageError
-from .common import App, print_json
+from .common import print_json
 from .templates import plugin as templates
+
+if TYPE_CHECKING:
+    from ..app import App
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 _TASK_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]*$")

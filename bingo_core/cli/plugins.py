@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import options as opts
-from .common import App, print_json
+from .common import print_json
+
+if TYPE_CHECKING:
+    from ..app import App
 
 
 def register(sub: Any) -> None:
@@ -14,64 +16,11 @@ def register(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _options(tt: Any) -> dict[str, Any]:
-    out = {}
-    for name, default in opts.DEFAULTS.items():
-        if name in opts.PER_TASK_ONLY:
-            continue
-        value = tt.options.get(name, default)
-        out[name] = getattr(value, "__qualname__", value) if callable(value) else value
-    return out
-
-
-def _schema(tt: Any) -> dict[str, Any]:
-    """The payload's JSON schema; a model that cannot give one is shown with the reason
-    (a broken model must not hide the other plugins)."""
-    try:
-        schema: dict[str, Any] = tt.json_schema()
-    except Exception as exc:
-        return {"error": f"no JSON schema: {type(exc).__name__}: {exc}"}
-    return schema
-
-
-def collect(app: App) -> dict[str, Any]:
-    """The data shown by the command (also used by the dashboard)."""
-    registry = app.registry
-    plugins = []
-    for info in app.manager.infos.values():
-        plugins.append(
-            {
-                "name": info.name,
-                "version": info.version,
-                "distribution": info.distribution,
-                "module": info.module,
-                "hooks": info.hooks,
-                "error": info.error or None,
-                "task_types": [
-                    {
-                        "name": tt.name,
-                        "handler": f"{tt.handler.__module__}.{tt.handler.__qualname__}",
-                        "async": tt.is_async,
-                        "description": tt.description,
-                        "payload_model": tt.payload_model.__name__ if tt.payload_model else None,
-                        "payload_schema": _schema(tt),
-                        "options": _options(tt),
-                    }
-                    for tt in registry.tasks.values()
-                    if tt.plugin == info.name
-                ],
-                "schedules": [
-                    {"name": s.name, "spec": s.spec, "type": s.type, "payload": s.payload}
-                    for s in registry.schedules
-                    if s.source == f"plugin:{info.name}"
-                ],
-            }
-        )
-    return {"plugins": plugins}
-
-
 def run(app: App) -> int:
-    data = collect(app)
+    # lazy: keeps the registry (pydantic) out of the other commands' start-up
+    from ..plugins.listing import describe
+
+    data = describe(app.manager, app.registry)
     if app.args.json:
         print_json(data)
         return 0
@@ -88,6 +37,12 @@ def run(app: App) -> int:
                 f"max_retry={o['max_retry']} timeout={o['timeout']:g}s"
                 + ("  idempotent" if o["idempotent"] else "")
             )
+            if t["batch"]:
+                b = t["batch"]
+                print(
+                    f"      batched by {b['key'] or '(one stream)'}: max_size={b['max_size']} "
+                    f"max_wait={b['max_wait']:g}s grace={b['grace']:g}s"
+                )
             if "error" in t["payload_schema"]:
                 print(f"      {t['payload_schema']['error']}")
             props = t["payload_schema"].get("properties", {})
@@ -96,5 +51,6 @@ def run(app: App) -> int:
                 default = f" = {schema['default']!r}" if "default" in schema else ""
                 print(f"      {field}: {kind}{default}")
         for s in p["schedules"]:
-            print(f"  schedule {s['spec']!r} -> {s['type']} {s['payload']}")
+            what = s["type"] if "workflow" in s else f"{s['type']} {s['payload']}"
+            print(f"  schedule {s['spec']!r} -> {what}")
     return 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .common import App, print_json, print_table
+from .common import print_json, print_table, shown_name
+
+if TYPE_CHECKING:
+    from ..app import App
 
 
 def register(sub: Any) -> None:
@@ -32,7 +35,17 @@ def run_list(app: App) -> int:
     rows = inspector.stats()
     if app.args.json:
         print_json(
-            [{k: r[k] for k in ("queue", "size", "pending", "paused", "consumers")} for r in rows]
+            [
+                {
+                    "queue": r.queue,
+                    "size": r.size,
+                    "pending": r.pending,
+                    "paused": r.paused,
+                    "consumers": r.consumers,
+                    "layout": r.layout,
+                }
+                for r in rows
+            ]
         )
         return 0
     if not rows:
@@ -40,7 +53,7 @@ def run_list(app: App) -> int:
         return 0
     print_table(
         [
-            [r["queue"], r["size"], r["pending"], "paused" if r["paused"] else "", r["consumers"]]
+            [shown_name(r), r.size, r.pending, "paused" if r.paused else "", r.consumers]
             for r in rows
         ],
         ["queue", "size", "pending", "paused", "workers"],

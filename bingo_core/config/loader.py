@@ -14,21 +14,19 @@ import logging
 import os
 import types
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError
+from .files import ENV_PREFIX
+from .files import config_file as _config_file
+from .files import read_yaml as _read_yaml
+from .paths import DEFAULT_CONFIG_PATH
 from .settings import Settings, is_secret_key, mask_secrets
 
 log = logging.getLogger("bingo.config")
-
-#: The file used when no path is given and ``$BINGO_CONFIG`` is not set.
-DEFAULT_CONFIG_PATH = Path("config") / "bingo-scheduler.yaml"
-ENV_PREFIX = "BINGO_"
-_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def load_settings(
@@ -73,71 +71,23 @@ def load_settings(
     return settings
 
 
-def _config_file(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
-    origin = ""
-    if path is None:
-        from_env = environ.get("BINGO_CONFIG", "")
-        if not from_env:
-            return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
-        path, origin = from_env, " (from BINGO_CONFIG)"
-    file = Path(path)
-    if not str(path) or not file.exists():
-        raise ConfigError(f"config file {path}{origin} does not exist")
-    if file.is_dir():
-        raise ConfigError(f"config file {path}{origin} is a directory, expected a YAML file")
-    return file
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML that refuses a key given twice in one mapping."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        if key_node.tag == _MERGE_TAG or not isinstance(key_node, yaml.ScalarNode):
-            continue
-        key = loader.construct_object(key_node)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"key {key!r} appears twice (first on line {seen[key] + 1})",
-                key_node.start_mark,
-            )
-        seen[key] = key_node.start_mark.line
-    return loader.construct_mapping(node)
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _read_yaml(file: Path) -> dict[str, Any]:
-    try:
-        text = file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ConfigError(f"config file {file} is not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(f"config file {file} cannot be read: {exc.strerror}") from None
-    try:
-        raw = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
-        raise ConfigError(f"config file {file}: invalid YAML{where}: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(
-            f"config file {file}: invalid YAML: {' '.join(str(exc).split())}"
-        ) from None
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict):
-        raise ConfigError(
-            f"config file {file}: expected a mapping of sections (server, redis, ...) "
-            f"at the top, got {type(raw).__name__}"
-        )
-    return raw
+def defaults_note(settings: Settings) -> str | None:
+    """One line for a process that loaded its settings without a config file and will
+    use a Redis nobody named for it (built in, or from a ``BINGO_`` variable), else None.
+    Redis given as an override (``--set``, ``Client(redis_url=...)``) was named."""
+    sources: Mapping[str, str] = getattr(settings, "_sources", None) or {}
+    if "" in sources:  # a file was read
+        return None
+    given = {k: v for k, v in sources.items() if k == "redis" or k.startswith("redis.")}
+    if any(label.startswith("from override") for label in given.values()):
+        return None
+    where = f"Redis at {settings.redis.address}"
+    if given:
+        where += " (" + ", ".join(sorted(set(given.values()))) + ")"
+    return (
+        f"note: no config file (none given with -c or $BINGO_CONFIG, and no "
+        f"{DEFAULT_CONFIG_PATH} here): using the built-in defaults and {where}"
+    )
 
 
 # -- walking the models ----------------------------------------------------------------------

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import BaseModel, SecretBytes, SecretStr
+
 from ..errors import ConfigError
 from .settings import LogSettings, Settings, is_secret_key, mask_secrets
 
@@ -79,10 +81,31 @@ def _below_secret(key: str) -> bool:
     return any(is_secret_key(".".join(parts[: i + 1])) for i in range(len(parts)))
 
 
+def _plugin_secrets(settings: Settings) -> Iterator[str]:
+    """The values of the ``SecretStr`` / ``SecretBytes`` fields of the plugins' settings
+    (bound by :func:`~bingo_core.config.bind_plugin_settings`), whatever their names."""
+    for model in getattr(settings, "plugin_settings", {}).values():
+        if not isinstance(model, BaseModel):
+            continue
+        for _, value in _walk(dict(model)):
+            yield from _secret_text(value)
+
+
+def _secret_text(value: Any) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, SecretBytes):
+        yield value.get_secret_value().decode("utf-8", "replace")
+    elif isinstance(value, BaseModel):
+        for _, inner in _walk(dict(value)):
+            yield from _secret_text(inner)
+
+
 def secret_values(settings: Settings) -> list[str]:
     """Every secret the settings hold: the values of secret keys (``server.key``, any
-    ``password``, ``plugins.<name>.password``, ...) and the passwords inside URLs."""
-    found: set[str] = set()
+    ``password``, ``plugins.<name>.password``, ...), the passwords inside URLs, and the
+    ``SecretStr`` settings of the plugins (once their sections are bound)."""
+    found: set[str] = set(_plugin_secrets(settings))
     for key, value in _walk(settings.model_dump()):
         if not isinstance(value, str) or not value:
             continue
@@ -104,6 +127,11 @@ class SecretMask(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET}, key=len, reverse=True)
+
+    def add(self, secrets: Iterable[str]) -> None:
+        """Mask ``secrets`` too."""
+        more = {s for s in secrets if len(s) >= MIN_SECRET}
+        self.secrets = sorted(set(self.secrets) | more, key=len, reverse=True)
 
     def mask(self, text: str) -> str:
         text = mask_secrets(text)
@@ -282,6 +310,15 @@ class RotatingLogFile(RotatingFileHandler):
         for when, path in self.rotated_files():
             if when < cutoff:
                 path.unlink(missing_ok=True)
+
+
+def add_secrets(secrets: Iterable[str], *, name: str = "bingo") -> None:
+    """Mask ``secrets`` too in the records of the handlers :func:`setup_logging` installed
+    on ``name`` (the plugins' settings are bound after logging has started)."""
+    for handler in logging.getLogger(name).handlers:
+        for mask in handler.filters:
+            if isinstance(mask, SecretMask):
+                mask.add(secrets)
 
 
 def setup_logging(log: LogSettings, *, name: str = "bingo", secrets: Iterable[str] = ()) -> None:

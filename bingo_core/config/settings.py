@@ -8,6 +8,7 @@ float seconds.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Mapping
@@ -29,6 +30,10 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from ..durations import parse_duration
+from ..options import parse_rate
+
+#: The prefix of every key of Asynq's Redis layout; never Bingo's own.
+ASYNQ_PREFIX = "asynq"
 
 #: The store used when neither ``database.url`` nor a ``mysql`` section is configured.
 DEFAULT_SQLITE_URL = "sqlite:///storage/bingo.db"
@@ -213,6 +218,10 @@ class RedisSettings(Section):
     #: TCP connect only (TLS and replies: ``socket_timeout``). Short, so the CLI reports a
     #: Redis that does not answer within a second; the daemon's loops retry anyway.
     connect_timeout: Duration = 0.5
+    #: The embedded Redis of the quick start, when no Redis is named (see
+    #: :mod:`bingo_core.broker.embedded`): ``auto`` (when none answers at the default
+    #: address), ``always`` or ``never``.
+    embedded: Literal["auto", "always", "never"] = "auto"
 
     @field_validator("host")
     @classmethod
@@ -224,6 +233,11 @@ class RedisSettings(Section):
     def _prefix(cls, value: str) -> str:
         if not value or any(c in value for c in " {}\t\n"):
             raise fail("expected a non-empty key prefix without spaces or braces")
+        if value == ASYNQ_PREFIX or value.startswith(ASYNQ_PREFIX + ":"):
+            raise fail(
+                "expected a prefix other than asynq: Asynq's own keys start with asynq: "
+                "(name Asynq's queues under asynq.queues)"
+            )
         return value
 
     @field_validator("url")
@@ -352,9 +366,7 @@ class FeatureSettings(Section):
     queue_dash: bool = False
 
 
-def _queues(value: dict[str, int]) -> dict[str, int]:
-    if not value:
-        raise fail("expected at least one queue name with a weight >= 1")
+def _queue_names(value: dict[str, int]) -> dict[str, int]:
     for name in value:
         if not name.strip():
             raise fail("expected non-empty queue names", at=f".{name}", value=name)
@@ -363,6 +375,37 @@ def _queues(value: dict[str, int]) -> dict[str, int]:
                 "expected a queue name without braces, colons or spaces", at=f".{name}", value=name
             )
     return value
+
+
+def _queues(value: dict[str, int]) -> dict[str, int]:
+    if not value:
+        raise fail("expected at least one queue name with a weight >= 1")
+    return _queue_names(value)
+
+
+def _rate_limit(value: object) -> object:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise fail("expected a rate such as 50/s, 100/m or 1000/h")
+    try:
+        parse_rate(value)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    return value.strip()
+
+
+class QueueLimit(Section):
+    """One queue of ``worker.queueLimits``: tasks of the queue running at once and started
+    per period, across every worker on the Redis."""
+
+    concurrency: Annotated[Whole, Field(ge=1)] | None = None
+    rate_limit: Annotated[str | None, BeforeValidator(_rate_limit)] = None
+
+    @property
+    def rate(self) -> tuple[int, float]:
+        """(tasks, period s) of ``rate_limit``; (0, 0.0) when none."""
+        return parse_rate(self.rate_limit) if self.rate_limit else (0, 0.0)
 
 
 class WorkerSettings(Section):
@@ -382,11 +425,42 @@ class WorkerSettings(Section):
     recover_interval: PositiveDuration = 1.0
     #: Largest handler result kept with a completed task (bytes of JSON); 0 keeps none.
     max_result_size: Whole = Field(default=1 << 20, ge=0)
+    #: Queue -> its limits across every worker (``{low: {concurrency: 2, rateLimit: 50/s}}``).
+    queue_limits: dict[str, QueueLimit] = Field(default_factory=dict)
+    #: The event loop: uvloop when installed (``auto``), always ``asyncio``'s, or ``uvloop``.
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
     @property
     def heartbeat_interval(self) -> float:
         """Seconds between heartbeats: a third of the lease, so two may be missed."""
         return max(0.05, self.lease / 3)
+
+
+class AsynqSettings(Section):
+    """``asynq``: queues kept in Asynq's own Redis layout (``asynq:{q}:...``, protobuf
+    messages), shared with Go programs built on Asynq. Each is consumed beside
+    ``worker.queues`` (same weights, same strict priority) and an enqueue to one writes an
+    Asynq task."""
+
+    queues: Annotated[dict[str, Annotated[Whole, Field(ge=1)]], AfterValidator(_queue_names)] = (
+        Field(default_factory=dict)
+    )
+    #: Another Redis for these queues (the Go services' one); none: the ``redis`` section's.
+    redis: RedisSettings | None = None
+
+
+class ClientSettings(Section):
+    """``client``: what an enqueue accepts (``Client``, the CLI, the dashboard)."""
+
+    #: Largest payload accepted at enqueue (bytes of its JSON); 0: no bound.
+    max_payload_size: Whole = Field(default=1 << 20, ge=0)
+
+
+class TracingSettings(Section):
+    """``tracing``: OpenTelemetry spans for enqueues, task attempts and scheduler ticks
+    (needs the ``otel`` extra; the spans go to the tracer provider the process sets)."""
+
+    enabled: bool = False
 
 
 class SchedulerSettings(Section):
@@ -399,11 +473,60 @@ class SchedulerSettings(Section):
     history_size: Whole = Field(default=100, ge=0)
 
 
+class ProblemSettings(Section):
+    """``dashboard.problems``: when a figure is shown as a problem (the overview, ``GET
+    /queue/api/problems``, ``bingo-scheduler problems``, ``bingo_problems`` in /metrics)."""
+
+    #: A queue's share of failed attempts today above which it is a problem (0..1).
+    error_rate: float = Field(default=0.5, ge=0.0, le=1.0)
+    #: Attempts a queue must have made today before its error rate counts.
+    min_attempts: Whole = Field(default=10, ge=1)
+    #: The oldest pending task waiting longer than this is a backlog.
+    backlog: PositiveDuration = 300.0
+    #: Tasks held back by a limit, the first waiting longer than this, are ``throttled``.
+    throttled: PositiveDuration = 300.0
+    #: Ticks an entry missed within this window are a problem (older ones are not).
+    missed_window: PositiveDuration = 3600.0
+    #: A workflow that failed within this window is a problem (older ones are not).
+    workflow_window: PositiveDuration = 86400.0
+
+
+def _address_list(value: object) -> object:
+    """A list of addresses, also given as one comma-separated string (``--set``, env)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class DashboardSettings(Section):
-    """``dashboard``: on/off and the read-only secret (``server.key`` is the admin one)."""
+    """``dashboard``: on/off, the read-only secret (``server.key`` is the admin one), the
+    proxies whose ``X-Forwarded-For`` names the client and the problems' thresholds."""
 
     enabled: bool = True
     read_only_key: str = ""
+    problems: ProblemSettings = Field(default_factory=ProblemSettings)
+    #: Peers (IP addresses or CIDR networks) whose ``X-Forwarded-For`` and
+    #: ``X-Forwarded-Proto`` are believed; every other peer is the client itself.
+    trusted_proxies: Annotated[list[str], BeforeValidator(_address_list)] = Field(
+        default_factory=list
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        out = []
+        for i, item in enumerate(value):
+            try:
+                out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise fail(
+                    "expected an IP address or a CIDR network such as 10.0.0.0/8",
+                    at=f"[{i}]",
+                    value=item,
+                ) from None
+        return out
 
 
 def _plugins(value: object) -> object:
@@ -445,6 +568,9 @@ class Settings(Section):
     log: LogSettings = Field(default_factory=LogSettings)
     feature: FeatureSettings = Field(default_factory=FeatureSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    asynq: AsynqSettings = Field(default_factory=AsynqSettings)
+    client: ClientSettings = Field(default_factory=ClientSettings)
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     plugins: Annotated[dict[str, dict[str, Any]], BeforeValidator(_plugins)] = Field(
@@ -472,7 +598,26 @@ class Settings(Section):
                 at="dashboard.readOnlyKey",
                 value="***",
             )
+        self._one_format_per_queue()
         return self
+
+    def _one_format_per_queue(self) -> None:
+        """A queue is Bingo's or Asynq's: one named in both ``worker.queues`` (given) and
+        ``asynq.queues`` is an error; the default ``worker.queues`` gives way."""
+        shared = sorted(set(self.worker.queues) & set(self.asynq.queues))
+        if not shared:
+            return
+        if "queues" in self.worker.model_fields_set:
+            raise fail(
+                f"expected each queue in worker.queues or in asynq.queues, not both "
+                f"({', '.join(shared)})",
+                at="asynq.queues",
+                value=shared[0],
+            )
+        # The default queues are not the user's choice: the Asynq ones win. Set without
+        # validation (an empty worker.queues is fine when asynq.queues has some).
+        rest = {q: w for q, w in self.worker.queues.items() if q not in self.asynq.queues}
+        self.worker.__dict__["queues"] = rest
 
     @property
     def warnings(self) -> list[str]:

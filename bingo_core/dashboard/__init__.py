@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 def create_app(app: App, **kwargs: Any) -> Starlette:
     """The dashboard of ``app`` (see :func:`bingo_core.dashboard.app.create_app`)."""
+    # lazy: keeps Starlette and Jinja2 out of the daemon's sampler (see above)
     from .app import create_app as build
 
     return build(app, **kwargs)

@@ -7,10 +7,11 @@ globals: the pages and the API under ``/queue`` (``/queue/api``, described by
 
 from __future__ import annotations
 
-from importlib import resources
+from importlib import metadata, resources
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -18,14 +19,19 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..broker import DashboardStore
 from . import metrics, openapi
+from .paths import SegmentPaths
 from .security import (
     ADMIN,
     SESSION_COOKIE,
     SESSION_MAX_AGE,
     Auth,
+    DryRun,
     RateLimiter,
     SecurityMiddleware,
+    TrustedProxies,
+    body_limit,
     client_address,
     cookie_header,
 )
@@ -68,7 +74,8 @@ def create_app(
     ``key`` replaces ``server.key`` (the daemon passes a one-time key when that is empty).
     """
     settings = app.settings
-    auth = Auth(settings.server.key if key is None else key, settings.dashboard.read_only_key)
+    admin_key = settings.server.key if key is None else key
+    auth = Auth(admin_key, settings.dashboard.read_only_key, DashboardStore(app.broker))
     limiter = limiter or RateLimiter()
     dash = Dash(app, auth, limiter, prefix)
     table = endpoints()
@@ -83,7 +90,7 @@ def create_app(
         Route(f"{prefix}/logout", _logout(dash), methods=["POST"], name="logout"),
         Route(f"{dash.api_prefix}/openapi.json", openapi_json, methods=["GET"], name="openapi"),
         Mount(f"{prefix}/static", StaticFiles(directory=str(_static())), name="static"),
-        *metrics.routes(lambda: dash.inspector),
+        *metrics.routes(lambda: dash.inspector, settings),
     ]
     routes += [api_route(dash, ep) for ep in table]
     for module in MODULES:
@@ -107,11 +114,27 @@ def create_app(
 
     starlette = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityMiddleware, auth=auth, limiter=limiter, prefix=prefix)],
+        middleware=[
+            Middleware(SegmentPaths),
+            Middleware(
+                SecurityMiddleware,
+                auth=auth,
+                limiter=limiter,
+                prefix=prefix,
+                proxies=TrustedProxies(settings.dashboard.trusted_proxies),
+                max_body=body_limit(settings.client.max_payload_size),
+                dry_runs=_dry_runs(prefix),
+            ),
+        ],
         exception_handlers={HTTPException: not_found, Exception: crashed},
     )
     starlette.state.dash = dash
     return starlette
+
+
+def _dry_runs(prefix: str) -> tuple[DryRun, ...]:
+    """The posts that write nothing, as the page modules declare them (``dry_runs``)."""
+    return tuple(run for m in MODULES if hasattr(m, "dry_runs") for run in m.dry_runs(prefix))
 
 
 def _static() -> Any:
@@ -119,8 +142,6 @@ def _static() -> Any:
 
 
 def _version() -> str:
-    from importlib import metadata
-
     try:
         return metadata.version("bingo-scheduler")
     except metadata.PackageNotFoundError:
@@ -155,11 +176,12 @@ def _login(dash: Dash) -> Any:
             dash.limiter.failed(address)
             data = {"next": target, "error": "wrong key"}
             return page_response(dash, request, dash.render(request, "login.html", data, 401), 401)
+        session = await run_in_threadpool(dash.auth.start_session, role)
         response = Response(status_code=303, headers={"location": target})
         secure = request.url.scheme == "https"
         value = cookie_header(
             SESSION_COOKIE,
-            dash.auth.session(role),
+            session,
             dash.prefix,
             max_age=SESSION_MAX_AGE,
             secure=secure,
@@ -172,6 +194,9 @@ def _login(dash: Dash) -> Any:
 
 def _logout(dash: Dash) -> Any:
     async def post(request: Request) -> Response:
+        session = request.scope.get("state", {}).get("session")
+        if session:  # the login ends for every copy of its cookie
+            await run_in_threadpool(dash.auth.end_session, session)
         response = Response(status_code=303, headers={"location": f"{dash.prefix}/login"})
         value = cookie_header(
             SESSION_COOKIE, "", dash.prefix, max_age=0, secure=request.url.scheme == "https"

@@ -9,6 +9,8 @@ from typing import Any
 
 from jinja2 import Environment
 
+from ..durations import shown as duration
+
 
 def number(value: Any) -> str:
     """``12,345`` (``-`` for None)."""
@@ -36,24 +38,6 @@ def size(value: Any) -> str:
             return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
         amount /= 1024
     return f"{amount:.1f} GB"
-
-
-def duration(value: Any) -> str:
-    """Seconds as ``850 ms``, ``12.5 s``, ``3m 20s``, ``2h 5m``, ``3d 4h``."""
-    if value is None:
-        return "-"
-    s = float(value)
-    if s < 0:
-        s = 0.0
-    if s < 1:
-        return f"{s * 1000:.0f} ms"
-    if s < 60:
-        return f"{s:.1f} s"
-    if s < 3600:
-        return f"{int(s // 60)}m {int(s % 60)}s"
-    if s < 86400:
-        return f"{int(s // 3600)}h {int(s % 3600 // 60)}m"
-    return f"{int(s // 86400)}d {int(s % 86400 // 3600)}h"
 
 
 def ago(value: Any, now: float | None = None) -> str:
@@ -88,6 +72,16 @@ def compact(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def queue_list(value: Any) -> str:
+    """A worker's queues as ``critical \u00d76, default \u00d73`` (each name, a times sign and
+    its weight), or the names of a list in its order; empty for anything else."""
+    if isinstance(value, dict):
+        return ", ".join(f"{name} \u00d7{weight}" for name, weight in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(name) for name in value)
+    return ""
+
+
 def tojson_attr(value: Any) -> str:
     """JSON for an HTML attribute (autoescaping makes it safe)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -104,5 +98,6 @@ def install(env: Environment, zone: tzinfo) -> None:
         when=make_when(zone),
         pretty=pretty,
         compact=compact,
+        queues=queue_list,
         jattr=tojson_attr,
     )

@@ -1,12 +1,14 @@
 """The JSON API's OpenAPI 3.1 document, generated from the route table
 (:class:`~bingo_core.dashboard.web.Endpoint`): parameters with their bounds, request bodies
-from their pydantic models, and the one error shape every refusal has."""
+from their pydantic models, answers from the records they hold (:mod:`bingo_core.records`),
+and the one error shape every refusal has."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
+from ..records import type_schema
 from .web import Endpoint
 
 ERROR = {
@@ -36,6 +38,12 @@ def _schema(model: Any, components: dict[str, Any]) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def response_schema(response: Any) -> dict[str, Any]:
+    """The JSON schema of an endpoint's answer, from its records (see
+    :attr:`~bingo_core.dashboard.web.Endpoint.response`)."""
+    return {"type": "object"} if response is None else type_schema(response)
+
+
 def document(endpoints: list[Endpoint], api_prefix: str, version: str) -> dict[str, Any]:
     """The OpenAPI document of ``endpoints`` (served at ``<api_prefix>/openapi.json``)."""
     components: dict[str, Any] = {"Error": ERROR}
@@ -58,7 +66,7 @@ def document(endpoints: list[Endpoint], api_prefix: str, version: str) -> dict[s
             "responses": {
                 str(ep.status): {
                     "description": "done" if ep.method != "GET" else "the data",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
+                    "content": {"application/json": {"schema": response_schema(ep.response)}},
                 },
                 **{
                     code: {

@@ -40,9 +40,16 @@ class Sampler:
     """
 
     def __init__(
-        self, broker: AsyncBroker, *, interval: float = INTERVAL, roles: Sequence[str] = ()
+        self,
+        broker: AsyncBroker,
+        *,
+        interval: float = INTERVAL,
+        roles: Sequence[str] = (),
+        name: str | None = None,
     ) -> None:
         self.broker = broker
+        #: ``server.name`` of the process, shown with its record.
+        self.name = name
         self.interval = interval
         self.roles = list(roles)
         self.host = socket.gethostname()
@@ -79,6 +86,7 @@ class Sampler:
             own[self.id] = json.dumps(
                 {
                     "id": self.id,
+                    "name": self.name,
                     "host": self.host,
                     "pid": self.pid,
                     "roles": self.roles,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import BingoError
 from .sampler import Sampler
+from .security import check_key_policy, is_loopback
 
 if TYPE_CHECKING:
     from ..app import App
@@ -47,7 +48,11 @@ class DashboardService:
     def __init__(self, app: App, *, serve: bool | None = None) -> None:
         self.app = app
         self.serve = wanted(app) if serve is None else serve
-        self.sampler = Sampler(app.async_broker(), roles=["dashboard"] if self.serve else [])
+        self.sampler = Sampler(
+            app.async_broker(),
+            roles=["dashboard"] if self.serve else [],
+            name=app.settings.server.name,
+        )
         self.server: Any = None
         self.url = ""
         self._task: asyncio.Task[None] | None = None
@@ -70,10 +75,11 @@ class DashboardService:
         return self
 
     def _listen(self) -> None:
+        # lazy: a daemon that does not serve the dashboard (the sampler only) starts
+        # without uvicorn, Starlette and Jinja2
         import uvicorn
 
         from .app import create_app
-        from .security import check_key_policy, is_loopback
 
         settings = self.app.settings
         host, port = listen_address(settings.server.addr)
@@ -95,7 +101,9 @@ class DashboardService:
             access_log=False,
             lifespan="off",
             server_header=False,
-            proxy_headers=True,
+            # the client address comes from X-Forwarded-For only for the peers in
+            # dashboard.trustedProxies (the security middleware), never from uvicorn's list
+            proxy_headers=False,
             timeout_graceful_shutdown=3,
         )
         self.server = _server(config)
@@ -130,6 +138,7 @@ class DashboardService:
 
 def _server(config: Any) -> Any:
     """uvicorn's server, without its signal handlers (the daemon owns the signals)."""
+    # lazy: keeps uvicorn out of a daemon that does not serve the dashboard (see _listen)
     import uvicorn
 
     class Quiet(uvicorn.Server):

@@ -1,8 +1,10 @@
-"""What every page and API route shares: the :class:`Dash` context, the route tables,
-parameter checking, error answers and template rendering.
+"""What every page and API route shares: the :class:`Dash` context, the routes, error
+answers and template rendering (the API's refusals, route table and parameters are in
+:mod:`.api`, re-exported here).
 
-A page handler and its JSON twin call the same *data function* ``(dash, args) -> dict``:
-the API route returns the dict as JSON, the page route renders it into a template. The
+A page handler and its JSON twin call the same *data function* ``(dash, args)``: the API
+route returns its answer (records as their JSON) as JSON, the page route renders it into a
+template. The
 data functions are plain synchronous code (the inspector and the store block), run in
 Starlette's thread pool so the daemon's event loop never waits on them.
 """
@@ -14,7 +16,6 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -22,37 +23,47 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..errors import (
-    BingoError,
-    CronSpecError,
-    DuplicateTaskError,
-    OptionError,
-    PayloadError,
-    QueueNotEmpty,
-    ServiceUnavailable,
-    TaskNotFound,
-    UniqueTaskError,
-    UnknownTaskType,
-    UsageError,
+from ..errors import BingoError
+from ..store import Store, store_from_settings
+from . import filters
+from .api import (
+    ApiError,
+    DataFunc,
+    Endpoint,
+    Param,
+    error_for,
+    parse_args,
+    read_body,
 )
-from .security import ADMIN, FLASH_COOKIE, Auth, RateLimiter, cookie_header
+from .paths import route_path, segment
+from .security import (
+    ADMIN,
+    FLASH_COOKIE,
+    PLACEHOLDER_KEYS,
+    READ_ONLY_TEXT,
+    Auth,
+    RateLimiter,
+    cookie_header,
+)
 
 if TYPE_CHECKING:
     from ..app import App
     from ..inspector import Inspector
-    from ..store import Store
 
 log = logging.getLogger("bingo.dashboard")
 
 #: The dashboard's pages, in the navigation's order: (endpoint name, label).
 NAV = [
     ("overview", "Overview"),
+    ("failures", "Failures"),
+    ("workflows", "Workflows"),
+    ("types", "Task types"),
     ("schedules", "Schedules"),
     ("crontab", "sys_crontab"),
     ("enqueue", "Enqueue"),
@@ -60,138 +71,6 @@ NAV = [
     ("plugins", "Plugins"),
     ("redis", "Redis"),
 ]
-
-
-class ApiError(Exception):
-    """A refusal: HTTP ``status``, one message, and the input field it is about."""
-
-    def __init__(self, status: int, message: str, field: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-
-
-def error_for(exc: BaseException) -> ApiError:
-    """The HTTP refusal for one of Bingo's own errors."""
-    if isinstance(exc, ApiError):
-        return exc
-    text = str(exc)
-    if isinstance(exc, TaskNotFound):
-        return ApiError(404, text, "id")
-    if isinstance(exc, DuplicateTaskError):
-        return ApiError(409, text, "options.task_id")
-    if isinstance(exc, UniqueTaskError):
-        return ApiError(409, text, "options.unique")
-    if isinstance(exc, QueueNotEmpty):
-        return ApiError(409, text, "force")
-    if isinstance(exc, UnknownTaskType):
-        return ApiError(400, text, "type")
-    if isinstance(exc, PayloadError):
-        return ApiError(400, text, "payload")
-    if isinstance(exc, CronSpecError):
-        return ApiError(400, text, "spec")
-    if isinstance(exc, OptionError):
-        return ApiError(400, text, "options")
-    if isinstance(exc, UsageError):
-        return ApiError(400, text)
-    if isinstance(exc, ServiceUnavailable):
-        return ApiError(503, text)
-    return ApiError(500, f"{type(exc).__name__}: {text}")
-
-
-@dataclass
-class Param:
-    """One query or path parameter: its type, bounds or choices, default."""
-
-    name: str
-    kind: type = str
-    default: Any = None
-    where: str = "query"
-    choices: tuple[str, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
-    max_length: int = 1000
-    description: str = ""
-
-    @property
-    def required(self) -> bool:
-        return self.where == "path"
-
-    def parse(self, raw: str | None) -> Any:
-        """The value of ``raw`` (None: absent), or :class:`ApiError` naming the parameter."""
-        if raw is None or (raw == "" and self.kind is not str):
-            if self.required:
-                raise ApiError(400, f"{self.name} is required", self.name)
-            return self.default
-        if len(raw) > self.max_length:
-            raise ApiError(400, f"{self.name}: longer than {self.max_length} characters", self.name)
-        if "\x00" in raw:
-            raise ApiError(400, f"{self.name}: NUL characters are not allowed", self.name)
-        if self.kind is bool:
-            if raw.lower() in ("1", "true", "yes", "on"):
-                return True
-            if raw.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ApiError(400, f"{self.name}: expected true or false, got {raw[:40]!r}", self.name)
-        if self.kind is int:
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ApiError(
-                    400, f"{self.name}: expected a whole number, got {raw[:40]!r}", self.name
-                ) from None
-            if self.minimum is not None and value < self.minimum:
-                raise ApiError(400, f"{self.name}: expected at least {self.minimum}", self.name)
-            if self.maximum is not None and value > self.maximum:
-                raise ApiError(400, f"{self.name}: expected at most {self.maximum}", self.name)
-            return value
-        if self.choices and raw not in self.choices:
-            raise ApiError(
-                400,
-                f"{self.name}: expected one of {', '.join(self.choices)}, got {raw[:40]!r}",
-                self.name,
-            )
-        return raw
-
-    def schema(self) -> dict[str, Any]:
-        """The parameter's JSON schema (for the OpenAPI document)."""
-        if self.kind is int:
-            out: dict[str, Any] = {"type": "integer"}
-            if self.minimum is not None:
-                out["minimum"] = self.minimum
-            if self.maximum is not None:
-                out["maximum"] = self.maximum
-        elif self.kind is bool:
-            out = {"type": "boolean"}
-        elif self.choices:
-            out = {"type": "string", "enum": list(self.choices)}
-        else:
-            out = {"type": "string", "maxLength": self.max_length}
-            if self.where == "path":
-                out["minLength"] = 1
-        if self.default is not None:
-            out["default"] = self.default
-        return out
-
-
-#: A data function: ``(dash, args)`` -> JSON-ready data.
-DataFunc = Callable[["Dash", dict[str, Any]], Any]
-
-
-@dataclass
-class Endpoint:
-    """One JSON API operation: method, path under ``/api``, its parameters and body."""
-
-    method: str
-    path: str
-    func: DataFunc
-    summary: str
-    params: list[Param] = field(default_factory=list)
-    body: type[BaseModel] | None = None
-    tag: str = ""
-    status: int = 200
-    name: str = ""
 
 
 class Dash:
@@ -209,6 +88,8 @@ class Dash:
         self.env = _environment(self)
         self._store: Store | None = None
         self._store_ready = False
+        #: Checks of stored rows by their columns (the rows page), kept while unchanged.
+        self.row_checks: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     @property
     def inspector(self) -> Inspector:
@@ -218,8 +99,6 @@ class Dash:
     def store(self) -> Store:
         """The ``sys_crontab`` store, opened (and its table created) on first use."""
         if self._store is None:
-            from ..store import store_from_settings
-
             self._store = store_from_settings(self.settings)
         if not self._store_ready:
             self._store.init_schema()
@@ -237,13 +116,20 @@ class Dash:
         items = {k: v for k, v in query.items() if v not in (None, "")}
         return f"{self.prefix}{path}" + (f"?{urlencode(items)}" if items else "")
 
+    def queue_url(self, queue: str, **query: Any) -> str:
+        """The page of ``queue`` (its name one encoded path segment)."""
+        return self.url(f"/queues/{segment(queue)}", **query)
+
+    def task_url(self, queue: str, task_id: str) -> str:
+        """The page of one task (its queue and id encoded path segments)."""
+        return self.url(f"/queues/{segment(queue)}/tasks/{segment(task_id)}")
+
     # -- answers ----------------------------------------------------------------------------
     def render(
         self, request: Request, template: str, data: Mapping[str, Any], status: int = 200
     ) -> str:
         """``template`` with ``data`` and what every page shows (role, CSRF token, nav)."""
         state = request.scope.get("state", {})
-        nonce = state.get("csrf_nonce") or ""
         flash = None
         raw = request.cookies.get(FLASH_COOKIE)
         if raw:
@@ -253,7 +139,7 @@ class Dash:
             "data": data,
             "role": state.get("role"),
             "can_change": state.get("role") == ADMIN,
-            "csrf_token": self.auth.csrf_token(nonce) if nonce else "",
+            "csrf_token": state.get("csrf_token") or "",
             "nav": NAV,
             "page": template.removesuffix(".html"),
             "flash": flash,
@@ -268,11 +154,14 @@ class Dash:
     @property
     def key_warning(self) -> str:
         """A banner when the dashboard runs with a key only fit for loopback."""
-        from .security import PLACEHOLDER_KEYS
-
         if self.settings.server.key in PLACEHOLDER_KEYS:
             return "server.key is a placeholder: fine on 127.0.0.1, never beyond it"
         return ""
+
+
+def can_change(request: Request) -> bool:
+    """Whether the request's login may change things (the admin role)."""
+    return bool(request.scope.get("state", {}).get("role") == ADMIN)
 
 
 def _path_with_query(request: Request) -> str:
@@ -291,6 +180,8 @@ def _default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if hasattr(value, "to_json"):  # a record
+        return value.to_json()
     if hasattr(value, "to_dict"):
         return value.to_dict()
     if isinstance(value, BaseModel):
@@ -303,40 +194,6 @@ def api_error_response(err: ApiError) -> Response:
     if err.status >= 500 and err.status != 503:
         log.error("dashboard API error: %s", err.message)
     return JSONResponse({"error": err.message, "field": err.field}, status_code=err.status)
-
-
-def parse_args(
-    params: list[Param], request: Request, extra: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """The endpoint's parameters from the path and query string, checked."""
-    args: dict[str, Any] = {}
-    for p in params:
-        raw = request.path_params.get(p.name) if p.where == "path" else None
-        if p.where == "query":
-            raw = request.query_params.get(p.name)
-        args[p.name] = p.parse(raw)
-    if extra:
-        args.update(extra)
-    return args
-
-
-async def read_body(request: Request, model: type[BaseModel]) -> BaseModel:
-    """The JSON body checked against ``model``; :class:`ApiError` names the bad field."""
-    raw = await request.body()
-    if not raw.strip():
-        raise ApiError(400, "a JSON object body is required", "body")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"the body is not valid JSON: {exc}", "body") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "the body must be a JSON object", "body")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        name = ".".join(str(p) for p in first["loc"]) or "body"
-        raise ApiError(400, f"{name}: {first['msg']}", name) from None
 
 
 def api_route(dash: Dash, ep: Endpoint) -> Route:
@@ -356,7 +213,7 @@ def api_route(dash: Dash, ep: Endpoint) -> Route:
         return json_response(data, ep.status)
 
     return Route(
-        dash.api_prefix + ep.path,
+        route_path(dash.api_prefix + ep.path),
         endpoint,
         methods=[ep.method],
         name=f"api:{ep.name or ep.func.__name__}",
@@ -407,8 +264,6 @@ def safe_next(dash: Dash, target: str | None) -> str:
 
 
 def _environment(dash: Dash) -> Environment:
-    from . import filters
-
     env = Environment(
         loader=PackageLoader("bingo_core.dashboard", "templates"),
         autoescape=True,
@@ -418,6 +273,7 @@ def _environment(dash: Dash) -> Environment:
     )
     filters.install(env, dash.zone)
     env.globals["url"] = dash.url
+    env.filters["seg"] = segment
     env.globals["Markup"] = Markup
     return env
 
@@ -447,7 +303,7 @@ def page_route(
             return await error_page(dash, request, error_for(exc))
         return page_response(dash, request, html)
 
-    return Route(dash.prefix + path, endpoint, methods=["GET"], name=name)
+    return Route(route_path(dash.prefix + path), endpoint, methods=["GET"], name=name)
 
 
 async def error_page(dash: Dash, request: Request, err: ApiError) -> Response:
@@ -480,4 +336,30 @@ def action_route(dash: Dash, path: str, func: ActionFunc, *, name: str) -> Route
             return redirect(dash, request, back, err.message, "error")
         return redirect(dash, request, safe_next(dash, to or back), text)
 
-    return Route(dash.prefix + path, endpoint, methods=["POST"], name=name)
+    return Route(route_path(dash.prefix + path), endpoint, methods=["POST"], name=name)
+
+
+__all__ = [
+    "NAV",
+    "READ_ONLY_TEXT",
+    "ActionFunc",
+    "ApiError",
+    "Dash",
+    "DataFunc",
+    "Endpoint",
+    "Param",
+    "action_route",
+    "api_error_response",
+    "api_route",
+    "can_change",
+    "error_for",
+    "error_page",
+    "form_data",
+    "json_response",
+    "page_response",
+    "page_route",
+    "parse_args",
+    "read_body",
+    "redirect",
+    "safe_next",
+]

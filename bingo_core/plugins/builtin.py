@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .manager import hookimpl
+from .marker import hookimpl
 
 if TYPE_CHECKING:
     from ..broker import AsyncBroker

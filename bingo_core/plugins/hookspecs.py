@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..config import Settings
     from ..context import TaskContext
     from ..message import TaskInfo
-    from ..registry import ScheduleRegister, SettingsRegister, TaskRegister
+    from ..registry import MiddlewareRegister, ScheduleRegister, SettingsRegister, TaskRegister
 
 hookspec = pluggy.HookspecMarker("bingo")
 
@@ -39,10 +39,29 @@ def bingo_register_schedules(register: ScheduleRegister) -> None:
 
     :param register: call ``register(spec, type, *, payload=dict, name="", **options)``.
         ``spec`` is any cron form Bingo accepts; options are task options plus
-        ``misfire_grace``. Entries are validated (spec, type, payload) after collection;
+        ``misfire_grace``. ``register(spec, flow, *, name="", on_failure=None,
+        misfire_grace=..., timezone=...)`` with a ``bingo.step``/``chain``/``group``
+        item starts that workflow on each tick, once per tick across daemons (its steps
+        are checked like a payload). Entries are validated (spec, type, payload) after collection;
         a bad entry is reported by name and the rest fire. ``register.settings`` is the
         plugin's validated settings (bound before this hook runs), so schedules may
         depend on them.
+    """
+
+
+@hookspec
+def bingo_register_middleware(register: MiddlewareRegister) -> None:
+    """Register middleware around every handler call. Called once per plugin after its
+    task types, in plugin load order.
+
+    :param register: call ``register(middleware, *, name="")`` for each middleware.
+        ``middleware(ctx, payload, call_next)`` is an ``async def``; ``await call_next()``
+        runs the rest of the chain (then the handler: async on the loop, sync in a
+        thread) and returns its result or raises its exception. The first registered is
+        the outermost. Returning without calling ``call_next`` skips the handler: what it
+        returns is the task's result. What it raises is the task's failure (retried as a
+        handler's error; ``SkipRetry`` archives). Raises ``RegistrationError`` naming the
+        plugin for a middleware that is not an ``async def`` taking three arguments.
     """
 
 

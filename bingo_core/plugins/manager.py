@@ -4,23 +4,33 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from ..errors import PluginLoadError
-from ..registry import Registry, ScheduleRegister, SettingsRegister, TaskRegister
-from . import hookspecs
+from ..errors import PluginLoadError, TaskTypeConflict
+from ..registry import (
+    MiddlewareRegister,
+    Registry,
+    ScheduleRegister,
+    SettingsRegister,
+    TaskRegister,
+)
+from . import discovery, hookspecs
+from .discovery import ENTRY_POINT_GROUP
+from .marker import PROJECT
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 log = logging.getLogger("bingo.plugins")
 
-ENTRY_POINT_GROUP = "bingo.plugins"
+__all__ = ["ALLOW_ENV", "ENTRY_POINT_GROUP", "PluginInfo", "PluginManager", "load_plugins"]
+
 #: Comma-separated plugin names; when set, only these entry points are loaded.
 ALLOW_ENV = "BINGO_PLUGINS"
-hookimpl = pluggy.HookimplMarker("bingo")
 
 
 @dataclass
@@ -45,10 +55,18 @@ class PluginManager:
     """
 
     def __init__(self) -> None:
-        self.pm = pluggy.PluginManager("bingo")
+        self.pm = pluggy.PluginManager(PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self.failures: list[PluginLoadError] = []
+        #: The installed plugins, once :meth:`load` or :meth:`installed_names` asked.
+        self._installed: discovery.Installed | None = None
+
+    def installed(self) -> discovery.Installed:
+        """The installed ``bingo.plugins`` entry points (see :mod:`.discovery`)."""
+        if self._installed is None:
+            self._installed = discovery.installed()
+        return self._installed
 
     @property
     def hook(self) -> Any:
@@ -76,7 +94,7 @@ class PluginManager:
     def installed_names(self) -> list[str]:
         """Every plugin this manager knows of: the installed entry points of the group
         (loaded or not) and the plugins registered directly."""
-        names = [ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)]
+        names = [ep.name for ep in self.installed().entries]
         return [*names, *(n for n in self.infos if n not in names)]
 
     def notify(self, hook_name: str, **kwargs: Any) -> list[str]:
@@ -89,17 +107,21 @@ class PluginManager:
                 failed.append(impl.plugin_name)
         return failed
 
-    def load(self, entry_points: Iterable[metadata.EntryPoint] | None = None) -> None:
-        """Import and register the plugins exposed under ``bingo.plugins``."""
+    def load(
+        self,
+        entry_points: Iterable[metadata.EntryPoint | discovery.PluginEntry] | None = None,
+        *,
+        only: Collection[str] | None = None,
+    ) -> None:
+        """Import and register the plugins exposed under ``bingo.plugins`` (``only``: just
+        those of these names)."""
         allow_raw = os.environ.get(ALLOW_ENV, "").strip()
         allow = {n.strip() for n in allow_raw.split(",") if n.strip()} if allow_raw else None
-        eps = (
-            entry_points
-            if entry_points is not None
-            else metadata.entry_points(group=ENTRY_POINT_GROUP)
-        )
+        eps = entry_points if entry_points is not None else self.installed().entries
         for ep in sorted(eps, key=lambda e: e.name):
             if allow is not None and ep.name not in allow:
+                continue
+            if only is not None and ep.name not in only:
                 continue
             if ep.name in self.infos:
                 continue
@@ -128,7 +150,7 @@ class PluginManager:
     def collect(self, bind: Callable[[Registry], Mapping[str, Any]] | None = None) -> Registry:
         """Call every plugin's register hooks, each separately, and return the registry.
 
-        Settings models and task types come first; then ``bind(registry)`` (when given)
+        Settings models, task types and middleware come first; then ``bind(registry)`` (when given)
         validates each plugin's settings, which each plugin's ``bingo_register_schedules``
         sees as ``register.settings``. A plugin whose hook raises is reported and
         everything it registered is dropped.
@@ -141,6 +163,7 @@ class PluginManager:
             for hook_name, make in (
                 ("bingo_register_settings", SettingsRegister),
                 ("bingo_register_tasks", TaskRegister),
+                ("bingo_register_middleware", MiddlewareRegister),
             ):
                 if not self._call_register(registry, name, plugin, hook_name, make):
                     break
@@ -174,20 +197,38 @@ class PluginManager:
                 dict(registry.tasks),
                 list(registry.schedules),
                 dict(registry.settings_models),
+                list(registry.middleware),
             )
             try:
                 impl.function(register)
             except Exception as exc:
-                registry.tasks, registry.schedules, registry.settings_models = before
-                for task_name in [t for t, tt in registry.tasks.items() if tt.plugin == name]:
-                    del registry.tasks[task_name]
-                registry.schedules = [s for s in registry.schedules if s.source != f"plugin:{name}"]
-                registry.settings_models.pop(name, None)
-                self._fail(name, f"{hook_name} failed: {type(exc).__name__}: {exc}")
+                (
+                    registry.tasks,
+                    registry.schedules,
+                    registry.settings_models,
+                    registry.middleware,
+                ) = before
+                registry.drop_plugin(name)
+                if isinstance(exc, TaskTypeConflict):
+                    self._conflict(registry, exc)
+                else:
+                    self._fail(name, f"{hook_name} failed: {type(exc).__name__}: {exc}")
                 return False
             if isinstance(register, TaskRegister):
                 self.infos[name].task_types.extend(register.added)
         return True
+
+    def _conflict(self, registry: Registry, exc: TaskTypeConflict) -> None:
+        """Fail every plugin that registers the task type (each named, each dropped
+        whole): which one loaded first must never decide who handles a type."""
+        registry.conflicts[exc.task_type] = list(exc.plugins)
+        for name in dict.fromkeys(exc.plugins):
+            if self.pm.get_plugin(name) is None:
+                continue  # failed already (an earlier conflict)
+            registry.drop_plugin(name)
+            if name in self.infos:
+                self.infos[name].task_types.clear()
+            self._fail(name, str(exc))
 
 
 def call_guarded(impl: Any, hook_name: str, kwargs: dict[str, Any]) -> bool:
@@ -209,15 +250,51 @@ def load_plugins(
     *extra: object,
     entry_points: bool = True,
     bind: Callable[[PluginManager, Registry], Mapping[str, Any]] | None = None,
+    for_task_type: str | None = None,
 ) -> tuple[PluginManager, Registry]:
     """Build a manager with the installed plugins (and ``extra`` objects); collect them.
     ``bind(manager, registry)`` validates the plugins' settings before their schedules
-    are registered (see :meth:`PluginManager.collect`)."""
+    are registered (see :meth:`PluginManager.collect`).
+
+    ``for_task_type``: the caller needs only that task type (``enqueue``): when the
+    discovery cache names the plugins that register it, only those are imported; when it
+    does not, or they no longer register it, every plugin is. After every plugin was
+    loaded, the cache is written with the task types each registered.
+    """
+    if entry_points and for_task_type is not None:
+        manager = PluginManager()
+        providers = manager.installed().providers(for_task_type)
+        if providers is not None:
+            registry = _build(manager, extra, bind, only=providers)
+            if for_task_type in registry.tasks or for_task_type in registry.conflicts:
+                return manager, registry
     manager = PluginManager()
+    registry = _build(manager, extra, bind, entry_points=entry_points)
     if entry_points:
-        manager.load()
+        installed = manager.installed()
+        names = {entry.name for entry in installed.entries}
+        known = {
+            name: tuple(info.task_types)
+            for name, info in manager.infos.items()
+            if not info.error and name in names
+        }
+        if not installed.cached or dict(installed.task_types) != known:
+            discovery.remember(installed.entries, known)
+    return manager, registry
+
+
+def _build(
+    manager: PluginManager,
+    extra: Iterable[object],
+    bind: Callable[[PluginManager, Registry], Mapping[str, Any]] | None,
+    *,
+    entry_points: bool = True,
+    only: Collection[str] | None = None,
+) -> Registry:
+    if entry_points:
+        manager.load(only=only)
     for obj in extra:
         manager.add(obj)
     if bind is None:
-        return manager, manager.collect()
-    return manager, manager.collect(lambda registry: bind(manager, registry))
+        return manager.collect()
+    return manager.collect(lambda registry: bind(manager, registry))

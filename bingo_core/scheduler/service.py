@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -20,17 +21,17 @@ from typing import TYPE_CHECKING, Any
 from ..broker.schedstate import SchedState
 from ..errors import BingoError, Crashed
 from ..loops import Idle, SurvivingLoop, cancel_and_wait, one_line, redis_outage
-from ..registry import Registry, ScheduleEntry
+from ..records import SyncRow, SyncStatus
+from ..store import Store, store_from_settings
+from .entries import compile_static
 from .leader import LeaderLease
-from .sync import StoreTrouble
+from .sync import CrontabSync
 from .ticker import Ticker
+from .trouble import StoreTrouble
 
 if TYPE_CHECKING:
     from ..app import App
-    from ..config import Settings
-    from ..store import Store
     from .entries import CompiledEntry
-    from .sync import CrontabSync
 
 log = logging.getLogger("bingo.scheduler")
 
@@ -51,24 +52,6 @@ def one_line_error(exc: BaseException) -> str:
 def make_daemon_id() -> str:
     """``hostname:pid:random``, unique per daemon process."""
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
-
-
-def static_entries(settings: Settings, registry: Registry) -> tuple[list[ScheduleEntry], list[str]]:
-    """The plugins' entries and the config file's, with one error line per bad config entry."""
-    from .entries import config_entries
-
-    entries, errors = config_entries(settings.schedules)
-    lines = [f"schedule {label!r} (config): {reason}" for label, reason in errors]
-    return [*registry.schedules, *entries], lines
-
-
-def compile_static(settings: Settings, registry: Registry) -> tuple[list[CompiledEntry], list[str]]:
-    """Compile the static entries; return the good ones and one line per bad entry."""
-    from .entries import compile_all
-
-    entries, errors = static_entries(settings, registry)
-    good, bad = compile_all(entries, registry, settings.server.timezone)
-    return good, [*errors, *(line for _, line in bad)]
 
 
 class SchedulerService:
@@ -145,9 +128,6 @@ class SchedulerService:
         minute until it works; the static entries fire meanwhile. ``bingo-scheduler db
         init`` creates the table as well.
         """
-        from ..store import store_from_settings
-        from .sync import CrontabSync
-
         interval = float(self.settings.scheduler.sync_interval)
         trouble = self.store_trouble
         consequence = (
@@ -225,23 +205,27 @@ class SchedulerService:
             await asyncio.to_thread(self.store.close)
             self.store = None
 
-    def sync_status(self) -> dict[str, Any]:
+    def sync_status(self) -> SyncStatus:
         """What is published for readers: the sync's status and this daemon's view."""
-        status: dict[str, Any] = (
-            self.sync.status()
-            if self.sync is not None
-            else {
-                "db_ok": False,
-                "db_error": self._store_error or "sys_crontab sync starting",
-                "errors": {},
-            }
+        now = time.time()
+        static = list(self.bad_entries)
+        if self.sync is None:
+            return SyncStatus(
+                db_ok=False,
+                db_error=self._store_error or "sys_crontab sync starting",
+                errors={},
+                daemon=self.daemon_id,
+                static_errors=static,
+                published_at=now,
+            )
+        bad = [SyncRow(**r) for r in self.sync.row_states() if r["state"] == "error"]
+        return dataclasses.replace(
+            SyncStatus(**self.sync.status()),
+            rows=bad,
+            daemon=self.daemon_id,
+            static_errors=static,
+            published_at=now,
         )
-        if self.sync is not None:
-            status["rows"] = [r for r in self.sync.row_states() if r["state"] == "error"]
-        status["daemon"] = self.daemon_id
-        status["static_errors"] = list(self.bad_entries)
-        status["published_at"] = time.time()
-        return status
 
     async def _publish_status(self, interval: float) -> float:
         """Publish the sync status while leading (it changes at most once per round);
@@ -253,10 +237,10 @@ class SchedulerService:
         status = self.sync_status()
         marker = (
             self.lease.token,
-            status.get("last_sync"),
-            status.get("db_ok"),
-            status.get("db_error"),
-            json.dumps(status.get("errors"), sort_keys=True),
+            status.last_sync,
+            status.db_ok,
+            status.db_error,
+            json.dumps(status.errors, sort_keys=True),
         )
         if marker == self._published_sync:
             return Idle(interval)

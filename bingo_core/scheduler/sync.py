@@ -20,75 +20,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import PayloadError, ServiceUnavailable, UsageError
+from ..errors import ServiceUnavailable, UsageError
 from ..loops import Guard, cancel_and_wait
-from ..registry import Registry, ScheduleEntry
-from .entries import CompiledEntry, compile_entry
+from ..registry import Registry, row_source
+from .entries import CompiledEntry
+from .rows import ENABLED, compile_row
+from .trouble import StoreTrouble
 
-if TYPE_CHECKING:  # the store (SQLAlchemy) is needed only once a sync runs
+if TYPE_CHECKING:
     from ..store import Fingerprint, RowTuple, Store
 
 log = logging.getLogger("bingo.sync")
 
-#: ``sys_crontab.status`` of a row that runs.
-ENABLED = 1
 #: What decides whether a row must be validated again.
 RowSignature = tuple[str, str, str, str | None, int]
 #: Default of ``full_read_every``: seconds after which a round reads every row even when
 #: the table's fingerprint did not change (the safety net against a fingerprint collision).
 FULL_READ_EVERY = 300.0
-#: While the database cannot be used, its error is logged again at most this often (s).
-REPEAT_EVERY = 60.0
-
-
-class StoreTrouble:
-    """A database that cannot be used, said once when it starts, again at most every
-    :data:`REPEAT_EVERY` seconds (or when the reason changes), and its return once."""
-
-    def __init__(
-        self,
-        logger: logging.Logger = log,
-        repeat_every: float = REPEAT_EVERY,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.log = logger
-        self.repeat_every = repeat_every
-        self.clock = clock
-        self.since: float | None = None  # time.monotonic() of the first failure
-        self.reason: str | None = None
-        self._said = 0.0
-
-    @property
-    def down(self) -> bool:
-        """Whether the last attempt failed."""
-        return self.since is not None
-
-    def failed(self, reason: str, consequence: str) -> None:
-        """An attempt failed with ``reason`` (one line); ``consequence`` says what goes on."""
-        now = self.clock()
-        first = self.since is None
-        if self.since is None:
-            self.since = now
-        if first or reason != self.reason or now - self._said >= self.repeat_every:
-            lasted = "" if first else f" (for {now - self.since:.0f}s now)"
-            self.log.warning("%s%s; %s", reason, lasted, consequence)
-            self._said = now
-        self.reason = reason
-
-    def ok(self, what: str) -> None:
-        """An attempt worked: log ``what`` is back when it was failing."""
-        if self.since is not None:
-            self.log.info("%s (after %.0fs)", what, self.clock() - self.since)
-        self.since = None
-        self.reason = None
 
 
 class EntryTarget(Protocol):
@@ -98,47 +52,6 @@ class EntryTarget(Protocol):
         self, added: list[CompiledEntry], changed: list[CompiledEntry], removed: list[str]
     ) -> None:
         """Add ``added``, replace ``changed`` (same key), remove the entries keyed ``removed``."""
-
-
-def parse_payload(text: str | None) -> dict[str, Any]:
-    """The payload column as a dict: NULL, blank or JSON ``null`` is ``{}``, else an object."""
-    if text is None or not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise PayloadError(f"payload is not valid JSON: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise PayloadError(f"payload must be a JSON object, got {type(data).__name__}")
-    return data
-
-
-def compile_row(
-    row_id: int | None,
-    name: str,
-    task_type: str,
-    spec: str,
-    payload: str | None,
-    registry: Registry,
-    default_tz: str | tzinfo | None,
-) -> CompiledEntry:
-    """Validate one row (payload JSON, spec, known type, payload model) and compile it.
-
-    ``row_id`` None stands for a row not inserted yet (``cron add``). Raises a
-    :class:`~bingo_core.errors.UsageError` subclass with one line naming the row:
-    ``schedule 'nightly' (db:7): unknown task type ...``.
-    """
-    source = f"db:{row_id}" if row_id is not None else "sys_crontab"
-    try:
-        data = parse_payload(payload)
-    except PayloadError as exc:
-        raise PayloadError(f"schedule {name!r} ({source}): {exc}") from None
-    entry = ScheduleEntry(
-        spec=spec.strip(), type=task_type, payload=data, options={}, source=source, name=name
-    )
-    return compile_entry(entry, registry, default_tz)
 
 
 @dataclass
@@ -342,7 +255,7 @@ class CrontabSync:
             return None, str(exc)
         except Exception as exc:  # a bug must not stop the other rows
             log.debug("sys_crontab row %d failed to compile", row_id, exc_info=True)
-            return None, f"schedule {name!r} (db:{row_id}): {type(exc).__name__}: {exc}"
+            return None, f"schedule {name!r} ({row_source(row_id)}): {type(exc).__name__}: {exc}"
         return compiled, None
 
     def _commit(self, plan: _Plan) -> SyncResult:

@@ -15,21 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hashlib
 import heapq
 import itertools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..broker import CONNECTION_ERRORS
 from ..broker.schedstate import Published, Record, SchedState
 from ..client import Template, Tick, TickResult
 from ..loops import Faults, Guard, cancel_and_wait, one_line, redis_outage
+from ..records import HistoryItem
+from ..registry import row_id_of
+from .flows import start_tick_workflows
 from .leader import LeaderLease
-from .timing import describe, next_fire
+from .timing import Walk, describe, fingerprint, iso, next_fire, walk
 
 if TYPE_CHECKING:
     from ..client import AsyncClient
@@ -37,10 +39,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bingo.scheduler")
 
-#: Most missed ticks walked one by one per entry before jumping to the grace window.
-MAX_WALK = 1000
 #: Shortest life of a tick's dedupe key (it must outlive the misfire grace).
 MIN_DEDUPE_TTL = 3600.0
+#: The loop wakes this long before a tick and builds its batch while the tick comes; the
+#: batch is sent on the tick (:meth:`AsyncClient.enqueue_ticks`, ``not_before``).
+EARLY = 0.005
 
 
 @dataclass(slots=True)
@@ -51,51 +54,6 @@ class _Slot:
     #: The entry's task options merged once (defaults < type < entry).
     template: Template
     next: float | None = None
-
-
-@dataclass(slots=True)
-class Walk:
-    """Where an entry stands at ``now`` given the last tick handled."""
-
-    due: list[float]  # ticks within the grace, to fire late
-    missed: int  # ticks older than the grace, skipped
-    first_missed: float | None
-    last_missed: float | None
-    next: float | None  # first tick after now
-
-
-def walk(schedule: Any, cursor: float | None, now: float, grace: float) -> Walk:
-    """The ticks after ``cursor`` up to ``now``: due ones (within ``grace``), missed ones.
-
-    At most :data:`MAX_WALK` missed ticks are counted one by one; past that the walk jumps
-    to the grace window (the count is then a lower bound).
-    """
-    out = Walk([], 0, None, None, None)
-    if cursor is None:
-        out.next = next_fire(schedule, now)
-        return out
-    t = next_fire(schedule, cursor)
-    horizon = now - grace
-    while t is not None and t < horizon:
-        out.missed += 1
-        if out.first_missed is None:
-            out.first_missed = t
-        out.last_missed = t
-        if out.missed >= MAX_WALK:
-            t = next_fire(schedule, max(t, horizon - 1e-6))
-            break
-        t = next_fire(schedule, t)
-    while t is not None and t <= now:
-        out.due.append(t)
-        t = next_fire(schedule, t)
-    out.next = t
-    return out
-
-
-def fingerprint(compiled: CompiledEntry) -> str:
-    """A short digest of everything that changes when the entry is edited."""
-    text = compiled.fingerprint()
-    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
 
 
 class Ticker:
@@ -238,10 +196,11 @@ class Ticker:
             await self._sleep(None)
             return
         now = time.time()
-        if heap[0][0] <= now:
-            await self._fire_due(token, now)
+        due = heap[0][0]
+        if due <= now + EARLY:
+            await self._fire_due(token, max(now, due))
         else:
-            await self._sleep(heap[0][0] - now)
+            await self._sleep(due - EARLY - now)
 
     async def _sleep(self, delay: float | None) -> None:
         if self._wake.is_set():
@@ -269,7 +228,7 @@ class Ticker:
         return Published(compiled.key, info, fingerprint(compiled))
 
     def _prunable(self, key: str) -> bool:
-        return not key.startswith("db:") or self.db_ready()
+        return row_id_of(key) is None or self.db_ready()
 
     async def _arm(self, token: int) -> None:
         """Publish every entry, drop stale ones, resume each entry from its cursor."""
@@ -300,7 +259,7 @@ class Ticker:
             removed += [
                 k
                 for k in await self._published_keys()
-                if k.startswith("db:") and k not in known and k not in removed
+                if row_id_of(k) is not None and k not in known and k not in removed
             ]
         entries = [self._published(self._slots[k]) for k in dirty]
         if not await self.state.publish(token, entries, removed):
@@ -360,11 +319,14 @@ class Ticker:
             return set()
 
     async def _enqueue(self, ticks: list[Tick]) -> list[TickResult]:
-        """Enqueue ``ticks`` in one round trip; when that fails for another reason than
-        Redis not answering (a target queue's keys hold the wrong type), queue by queue,
-        so that only the ticks of the broken queue fail (each with the error)."""
+        """Enqueue ``ticks`` in one round trip, not before the latest of them; when that
+        fails for another reason than Redis not answering (a target queue's keys hold the
+        wrong type), queue by queue, so that only the ticks of the broken queue fail (each
+        with the error)."""
+        latest = max(t.fire_time for t in ticks)
+        not_before = latest if latest > time.time() else None
         try:
-            return await self.client.enqueue_ticks(ticks)
+            return await self.client.enqueue_ticks(ticks, not_before=not_before)
         except CONNECTION_ERRORS:
             raise
         except Exception as exc:
@@ -393,14 +355,14 @@ class Ticker:
             "misfire_grace %gs)",
             key,
             count,
-            _iso(first),
-            _iso(last),
+            iso(first),
+            iso(last),
             slot.grace,
         )
         self.missed += count
         record.missed += count
         record.cursor = last
-        record.history = {"missed": count, "from": first, "to": last}
+        record.history = HistoryItem(missed=count, from_=first, to=last)
 
     async def _fire_due(self, token: int, now: float) -> None:
         heap = self._heap
@@ -451,7 +413,8 @@ class Ticker:
         records: list[Record],
         advance: Callable[[], None] | None = None,
     ) -> None:
-        """Enqueue one task per (entry, tick) in one batch, then record what happened.
+        """Enqueue one task per (entry, tick) in one batch, then start the workflow of
+        each entry that starts one (each its own script call), then record what happened.
 
         ``advance`` (schedule the entries' next ticks) runs right after the enqueue.
         """
@@ -460,7 +423,8 @@ class Ticker:
                 advance()
             self._disarm()
             return
-        items = [(slot, tick) for slot, tick in batch]
+        batch = list(batch)
+        items = [(slot, tick) for slot, tick in batch if slot.compiled.flow is None]
         ticks = [
             Tick(
                 slot.template,
@@ -471,34 +435,40 @@ class Ticker:
             )
             for slot, tick in items
         ]
+        flows = [(slot, tick) for slot, tick in batch if slot.compiled.flow is not None]
         try:
             results = await self._enqueue(ticks) if ticks else []
-            done = time.time()
+            dones = [time.time()] * len(results)
+            if flows:  # entries that start a workflow: one script call each, after
+                starts = [(s.compiled.entry, t) for s, t in flows]
+                results += await start_tick_workflows(self.client, starts)
+                items += flows
+                dones += [time.time()] * len(flows)
         finally:
             if advance is not None:
                 advance()
-        for (slot, tick), result in zip(items, results, strict=True):
+        for (slot, tick), result, done in zip(items, results, dones, strict=True):
             key = slot.compiled.key
             record = Record(key, cursor=tick, next=slot.next)
             if result.error:
-                self._refused.failed(key, RuntimeError(f"{_iso(tick)}: {result.error}"))
-                record.history = {"tick": tick, "error": result.error}
+                self._refused.failed(key, RuntimeError(f"{iso(tick)}: {result.error}"))
+                record.history = HistoryItem(tick=tick, error=result.error)
             else:
                 self._refused.ok(key)
                 lateness = done - tick
                 record.last_tick, record.last_task, record.last_at = tick, result.task_id, done
-                record.history = {
-                    "tick": tick,
-                    "task_id": result.task_id,
-                    "enqueued_at": done,
-                    "lateness": round(lateness, 6),
-                }
+                record.history = HistoryItem(
+                    tick=tick,
+                    task_id=result.task_id,
+                    enqueued_at=done,
+                    lateness=round(lateness, 6),
+                    by_other=None if result.enqueued else True,
+                )
                 if result.enqueued:
                     self.fired += 1
                     self.lateness.append(lateness)
                 else:
                     self.deduped += 1
-                    record.history["by_other"] = True
             records.append(record)
         if not await self.state.record(token, records, self.history_size):
             self.lease.lost()
@@ -507,9 +477,3 @@ class Ticker:
 
 def _queue(tick: Tick) -> str:
     return tick.template.message.queue
-
-
-def _iso(t: float | None) -> str:
-    if t is None:
-        return "-"
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}Z"

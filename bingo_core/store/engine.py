@@ -211,4 +211,18 @@ def translate_errors(url: URL) -> Iterator[None]:
         yield
     except (exc.SQLAlchemyError, sqlite3.Error, OSError) as error:
         reason, hint = describe(error, url)
-        raise ServiceUnavailable("database", display_url(url), reason, hint) from error
+        raise ServiceUnavailable(
+            "database", display_url(url), reason, hint, state=_state(error)
+        ) from error
+
+
+def _state(error: BaseException) -> str:
+    """How the database failed: not reachable, or it refused the login or the database."""
+    orig = getattr(error, "orig", None) or error
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
+    code = args[0] if args and isinstance(args[0], int) else None
+    if code in _ACCESS_DENIED:
+        return "refused the login"
+    if code == _UNKNOWN_DATABASE:
+        return "has no such database"
+    return "is not reachable"

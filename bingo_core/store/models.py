@@ -29,6 +29,12 @@ TABLE = "sys_crontab"
 #: ``status`` values.
 ENABLED = 1
 DISABLED = 0
+#: Characters each text column holds.
+LIMITS = {"name": 100, "type": 50, "spec": 100}
+#: Bytes the ``payload`` column holds (MySQL's TEXT).
+PAYLOAD_BYTES = 65535
+#: The largest row id (``id`` is a BIGINT; signed 64-bit on SQLite).
+MAX_ROW_ID = 2**63 - 1
 
 _ID = (
     BigInteger()
@@ -49,9 +55,11 @@ class SysCrontab(Base):
     __table_args__ = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(100), nullable=False, comment="Task name")
-    type: Mapped[str] = mapped_column(String(50), nullable=False, comment="Task type")
-    spec: Mapped[str] = mapped_column(String(100), nullable=False, comment="Cron expression")
+    name: Mapped[str] = mapped_column(String(LIMITS["name"]), nullable=False, comment="Task name")
+    type: Mapped[str] = mapped_column(String(LIMITS["type"]), nullable=False, comment="Task type")
+    spec: Mapped[str] = mapped_column(
+        String(LIMITS["spec"]), nullable=False, comment="Cron expression"
+    )
     payload: Mapped[str | None] = mapped_column(
         Text, nullable=True, comment="Task parameters (JSON)"
     )

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import enum
+import threading
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, inspect, select, update
 from sqlalchemy.engine import URL, Connection
+from sqlalchemy.orm import sessionmaker
 
 from .engine import build_engine, display_url, is_mysql, parse_url, translate_errors
 from .fingerprint import Fingerprint, SqliteDataVersion, mysql_fingerprint, sqlite_has_file
@@ -261,8 +263,6 @@ class Sessions:
     """
 
     def __init__(self, settings: Any) -> None:
-        import threading
-
         self._settings = settings
         self._lock = threading.Lock()
         self._store: Store | None = None
@@ -278,8 +278,6 @@ class Sessions:
         if self._store is None:
             with self._lock:
                 if self._store is None:
-                    from sqlalchemy.orm import sessionmaker
-
                     store = store_from_settings(self._settings)
                     self._factory = sessionmaker(bind=store.engine, expire_on_commit=False)
                     self._store = store

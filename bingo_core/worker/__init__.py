@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 def run_worker(app: App) -> None:
     """Run one worker in this process until SIGTERM or SIGINT (then shut down gracefully)."""
+    # lazy: the loop choice (and uvloop) only in a process that runs a worker
+    from ..eventloop import run
+
+    # lazy: keeps redis out of this package (see __getattr__)
     from .worker import Worker
 
     async def main() -> None:
@@ -24,11 +28,13 @@ def run_worker(app: App) -> None:
             loop.add_signal_handler(sig, stop.set)
         await Worker(app).run(stop)
 
-    asyncio.run(main())
+    run(main(), app.settings.worker.event_loop)
 
 
 def __getattr__(name: str) -> Any:
     if name == "Worker":
+        # lazy: keeps redis out of the forkserver and the children that run process-isolated
+        # tasks: they import .isolation, hence this package
         from .worker import Worker
 
         return Worker

@@ -7,6 +7,7 @@ by reference (they must be importable module-level names, as plugin handlers are
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import traceback
 from multiprocessing.connection import Connection
@@ -25,8 +26,6 @@ def _child(handler: Any, model: Any, payload_json: str, ctx: TaskContext, conn: 
     try:
         payload = model.model_validate_json(payload_json) if model is not None else None
         if payload is None:
-            import json
-
             payload = json.loads(payload_json)
         result = handler(ctx, payload)
     except SkipRetry as exc:

@@ -4,13 +4,11 @@ deletes completed tasks whose retention ran out."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from dataclasses import dataclass
 
-from ..broker import CONNECTION_ERRORS
-from ..loops import Faults, Idle, SurvivingLoop, one_line
-
-if TYPE_CHECKING:
-    from .worker import Worker
+from ..broker import CONNECTION_ERRORS, AsyncBroker
+from ..loops import Faults, Idle, Outage, SurvivingLoop, one_line
 
 log = logging.getLogger("bingo.worker")
 LOST = "lease expired: the worker running it stopped heartbeating (crashed or killed)"
@@ -22,6 +20,19 @@ EXPIRE_BATCH = 1000
 MAX_EXPIRE_CALLS = 100
 
 
+@dataclass(frozen=True, slots=True)
+class RecovererParams:
+    """What the recoverer uses of its worker."""
+
+    broker: AsyncBroker
+    #: The queues the worker serves.
+    queues: Iterable[str]
+    #: Seconds between passes (``worker.recoverInterval``).
+    interval: float
+    #: Redis not answering: one line for the whole daemon.
+    outage: Outage
+
+
 class Recoverer:
     """Every ``worker.recoverInterval`` seconds, for each of the worker's queues.
 
@@ -29,9 +40,10 @@ class Recoverer:
     key, and retried with backoff; the other queues are recovered meanwhile.
     """
 
-    def __init__(self, worker: Worker) -> None:
-        self.worker = worker
-        self.interval = worker.settings.worker.recover_interval
+    def __init__(self, params: RecovererParams) -> None:
+        self.params = params
+        self.broker = params.broker
+        self.interval = params.interval
         self._faults = Faults(
             log,
             lambda q, exc: (
@@ -42,13 +54,15 @@ class Recoverer:
         )
         self._asked = False
         self._loop = SurvivingLoop(
-            "recoverer", self._step, log, worker.outage, task_name="bingo-recoverer"
+            "recoverer", self._step, log, params.outage, task_name="bingo-recoverer"
         )
 
     def start(self) -> None:
+        """Start the passes on the running loop."""
         self._loop.start()
 
     async def stop(self) -> None:
+        """Stop the passes and wait for the loop to end."""
         await self._loop.stop()
 
     async def recover_once(self) -> int:
@@ -57,28 +71,27 @@ class Recoverer:
         queue's."""
         total = 0
         self._asked = False
-        for queue in self.worker.queues:
+        for queue in self.params.queues:
             if not self._faults.ready(queue):
                 continue
             self._asked = True
             try:
-                res = last = await self.worker.broker.recover(queue, LOST)
+                res = last = await self.broker.recover(queue, LOST)
                 # A call deletes at most EXPIRE_BATCH completed tasks: go on while it was
                 # full, so expiry keeps up with any rate of retained completions.
                 for _ in range(MAX_EXPIRE_CALLS):
-                    if last[2] < EXPIRE_BATCH:
+                    if last.expired < EXPIRE_BATCH:
                         break
-                    last = await self.worker.broker.recover(queue, LOST)
-                    res = [a + b for a, b in zip(res, last, strict=False)]
+                    last = await self.broker.recover(queue, LOST)
+                    res += last
             except CONNECTION_ERRORS:
                 raise
             except Exception as exc:
                 self._faults.failed(queue, exc)
                 continue
             self._faults.ok(queue)
-            requeued, archived = res[0], res[1]
-            malformed = res[3] if len(res) > 3 else 0
-            missing = res[4] if len(res) > 4 else 0
+            requeued, archived = res.requeued, res.archived
+            malformed, missing = res.malformed, res.missing
             if requeued or archived:
                 log.warning(
                     "queue %s: %d task(s) with an expired lease requeued, %d archived "
@@ -88,7 +101,7 @@ class Recoverer:
                     archived,
                 )
             if malformed:
-                q = self.worker.broker.q(queue)
+                q = self.broker.q(queue)
                 log.error(
                     "queue %s: %d task(s) with an expired lease had a task key that is not "
                     "a task hash; archived, each key's value kept under %smalformed:<id> "

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import bisect
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
-from ..broker.scripts import DURATION_BUCKETS
+from ..broker.scripts import DURATION_BUCKETS, StatsRow
 from ..loops import Idle, Outage, SurvivingLoop, one_line
 
 if TYPE_CHECKING:
@@ -23,9 +24,15 @@ FLUSH_INTERVAL = 1.0
 
 
 #: Per (queue, type): processed, failed, duration sum, duration max, then one count per
-#: bucket of :data:`DURATION_BUCKETS` and one above them.
+#: bucket of :data:`DURATION_BUCKETS` and one above them, then the last failure's error
+#: and when it was (epoch s).
 _Agg = list[Any]
 _WIDTH = 4 + len(DURATION_BUCKETS) + 1
+_ERROR, _ERROR_AT = _WIDTH, _WIDTH + 1
+
+
+def _new() -> _Agg:
+    return [0, 0, 0.0, 0.0] + [0] * (_WIDTH - 4) + ["", 0.0]
 
 
 def _merge(into: _Agg, other: _Agg) -> None:
@@ -35,6 +42,8 @@ def _merge(into: _Agg, other: _Agg) -> None:
     into[3] = max(into[3], other[3])
     for i in range(4, _WIDTH):
         into[i] += other[i]
+    if other[_ERROR_AT] > into[_ERROR_AT]:
+        into[_ERROR], into[_ERROR_AT] = other[_ERROR], other[_ERROR_AT]
 
 
 class StatsRecorder:
@@ -53,16 +62,19 @@ class StatsRecorder:
         task_type: str,
         duration: float,
         ok: bool,
+        error: str = "",
         _bucket: Any = bisect.bisect_left,
         _bounds: tuple[float, ...] = DURATION_BUCKETS,
     ) -> None:
-        """Count one attempt that ran ``duration`` seconds and succeeded or failed."""
+        """Count one attempt that ran ``duration`` seconds and succeeded or failed (with
+        ``error``, the task's stored error text, kept as the type's last error)."""
         agg = self._pending.get((queue, task_type))
         if agg is None:
-            agg = self._pending[(queue, task_type)] = [0, 0, 0.0, 0.0] + [0] * (_WIDTH - 4)
+            agg = self._pending[(queue, task_type)] = _new()
         agg[0] += 1
         if not ok:
             agg[1] += 1
+            agg[_ERROR], agg[_ERROR_AT] = error, time.time()
         agg[2] += duration
         if duration > agg[3]:
             agg[3] = duration
@@ -86,9 +98,10 @@ class StatsRecorder:
         if not self._pending:
             return
         batch, self._pending = self._pending, {}
-        by_queue: dict[str, list[tuple[str, int, int, float, float, list[int]]]] = {}
+        by_queue: dict[str, list[StatsRow]] = {}
         for (queue, task_type), a in batch.items():
-            by_queue.setdefault(queue, []).append((task_type, a[0], a[1], a[2], a[3], a[4:]))
+            row = StatsRow(task_type, a[0], a[1], a[2], a[3], a[4:_WIDTH], a[_ERROR], a[_ERROR_AT])
+            by_queue.setdefault(queue, []).append(row)
         failed: Exception | None = None
         stopped: BaseException | None = None  # cancelled: the rest stays unsent
         for queue, rows in by_queue.items():

@@ -14,31 +14,38 @@ import os
 import random
 import socket
 import time
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import PydanticSerializationError, to_json
-
+from ..asynq.servers import ServerRecord
+from ..batches import validate_items
 from ..broker import CONNECTION_ERRORS, AsyncBroker
+from ..config.logging import SecretMask, secret_values
 from ..context import TaskContext
 from ..errors import Crashed, MalformedTask, PayloadError, SkipRetry, TaskTimeout
 from ..loops import (
-    FIRST_DELAY,
     Faults,
     Guard,
     cancel_and_wait,
-    is_connection_error,
     is_wrong_type,
     one_line,
     redis_outage,
 )
 from ..message import TaskInfo, TaskMessage
+from ..records import Leased
 from ..registry import TaskType
-from .heartbeat import Heartbeat
+from ..relay import RelayLoop
+from .acks import Acks, result_json
+from .asynq_recoverer import AsynqRecoverer, AsynqRecovererParams
+from .heartbeat import Heartbeat, HeartbeatParams
 from .hooks import WorkerHooks
-from .recoverer import Recoverer
+from .ports import AsynqPort, BingoPort, Port
+from .progress import ProgressWriter
+from .recoverer import Recoverer, RecovererParams
 from .runner import HandlerRunner
 from .stats import StatsRecorder
+from .turns import wait_turn
 
 if TYPE_CHECKING:
     from ..app import App
@@ -46,8 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bingo.worker")
 _UNSET: Any = object()
 IDLE_BLOCK = 1.0  # longest BLPOP; bounds how late a paused queue's resume is noticed
-#: Attempts at writing the last acks while shutting down before giving up on them.
-SHUTDOWN_ACK_ATTEMPTS = 3
+ASYNQ_POLL = 0.25  # longest idle wait while serving Asynq queues (they have no wake-up)
 
 
 def _text(value: Any) -> str:
@@ -59,13 +65,24 @@ def default_backoff(retried: int) -> float:
     return float(retried**4 + 15 + random.randint(0, 29) * (retried + 1))
 
 
+def deadline_cut(ctx: TaskContext) -> str:
+    """The reason of a task archived because its deadline passed while it ran."""
+    when = ctx.deadline.isoformat(timespec="seconds") if ctx.deadline else "?"
+    ran = ctx.duration or 0.0
+    return f"deadline exceeded: stopped after {ran:.1f}s of running (deadline {when})"
+
+
 @dataclass(slots=True)
 class Running:
     queue: str
     ctx: TaskContext
     task: asyncio.Task[None] | None = None
-    #: Its cancel was asked (the dashboard): archived when its handler stops.
+    #: Its cancel was asked (``Inspector.cancel``): archived when its handler stops.
     cancel_requested: bool = False
+    #: When its rate limits let its handler start (``time.time()``; 0: at once), and
+    #: how late after that it may still start.
+    start_at: float = 0.0
+    slack: float = 0.0
 
 
 class Worker:
@@ -77,9 +94,20 @@ class Worker:
         self.app = app
         self.settings = settings
         self.registry = app.registry
+        #: What a task's stored error and result go through, as the log does: the
+        #: configured secrets (the plugins' ones too: the registry has bound them).
+        self.mask = SecretMask(secret_values(settings))
         self.broker = broker if broker is not None else app.async_broker()
         self.concurrency = ws.concurrency
-        self.queues: dict[str, int] = dict(ws.queues)
+        #: Bingo's own queues, and those kept in Asynq's layout (``asynq.queues``).
+        self.bingo_queues: dict[str, int] = dict(ws.queues)
+        self.asynq_queues: dict[str, int] = dict(settings.asynq.queues)
+        #: Every queue served, with its weight (both layouts alike).
+        self.queues: dict[str, int] = {**self.bingo_queues, **self.asynq_queues}
+        #: worker.queueLimits, as fetch.lua takes them (concurrency, rate, period).
+        self.queue_limits = {
+            q: (lim.concurrency or 0, *lim.rate) for q, lim in ws.queue_limits.items()
+        }
         self.strict = ws.strict_priority
         self.lease = ws.lease
         self.shutdown_timeout = ws.shutdown_timeout
@@ -92,35 +120,71 @@ class Worker:
         self.failed = 0
         self.started_at = time.time()
         self.hooks = WorkerHooks(app.manager)
-        self.runner = HandlerRunner(self.concurrency)
+        tracing = app.tracing
+        middleware = [*self.registry.middleware]
+        if tracing is not None:  # the consumer span: outside every plugin's middleware
+            middleware.insert(0, tracing.middleware)
+        self.runner = HandlerRunner(self.concurrency, middleware, carry_context=tracing is not None)
         #: Redis not answering: one line for the whole daemon, shared by its loops.
         self.outage = redis_outage(self.broker)
-        self.heartbeat = Heartbeat(self)
-        self.recoverer = Recoverer(self)
+        beat = HeartbeatParams(
+            self.broker,
+            self.id,
+            self.lease,
+            self.outage,
+            self.active,
+            frozenset(self.asynq_queues),
+        )
+        #: This worker's server id as Asynq's Inspector shows it (a UUID, as Go's).
+        self.asynq_server_id = str(uuid.uuid4())
+        self.heartbeat = Heartbeat(
+            beat, self.status_json, self.cancel, self.asynq_record if self.asynq_queues else None
+        )
+        self.recoverer = Recoverer(
+            RecovererParams(self.broker, self.bingo_queues, ws.recover_interval, self.outage)
+        )
+        #: Delivers what the queues' scripts tell other queues (workflows across queues).
+        self.relay = RelayLoop(self.broker, list(self.bingo_queues), self.outage)
         self.stats = StatsRecorder(self.broker, self.outage)
+        self.acks = Acks(self.broker, self.id, self.outage, frozenset(self.queue_limits))
+        self.progress = ProgressWriter(self.broker, self.id)
+        bingo = BingoPort(
+            self.broker,
+            self.acks,
+            self.id,
+            ws.archive_max_size,
+            ws.archive_max_age,
+            self.queue_limits,
+        )
+        self._ports: dict[str, Port] = dict.fromkeys(self.bingo_queues, bingo)
+        self.asynq_recoverer: AsynqRecoverer | None = None
+        self._asynq_port: AsynqPort | None = None
+        if self.asynq_queues:
+            ops = self.broker.asynq_ops
+            theirs = self._asynq_port = AsynqPort(self.broker, self.registry, self.id, self.outage)
+            self._ports.update(dict.fromkeys(self.asynq_queues, theirs))
+            self.asynq_recoverer = AsynqRecoverer(
+                AsynqRecovererParams(
+                    ops, list(self.asynq_queues), ws.recover_interval, self.outage, default_backoff
+                )
+            )
         self._timezone = app.timezone
         self._plugin_cfg: dict[str, Any] = {}
         self._db = app.db
-        self._acks: dict[str, list[tuple[str, float, str, str]]] = {}
-        self._flushing: asyncio.Task[None] | None = None
         self._slot = asyncio.Event()
         self._stopping = False
         self._fetcher: asyncio.Task[None] | None = None
         self._fetch_guard = Guard("fetch loop", log, self.outage)
-        self._ack_guard = Guard("ack flush", log, self.outage)
         self._queue_faults = Faults(log, self._queue_fault, lambda q: f"queue {q}: fetching again")
-        self._ack_faults = Faults(
-            log,
-            lambda q, exc: f"queue {q}: ack failed: {one_line(exc)}; kept and retried",
-            lambda q: f"queue {q}: acks written again",
-        )
 
     # -- lifecycle --------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Serve until ``stop`` is set, then shut down gracefully."""
+        self.progress.bind()
         await self.broker.ping()
+        await self.broker.load_scripts()  # not on the first task's path
         try:
-            await self.broker.register_queues(self.queues)
+            await self.broker.register_queues(self.bingo_queues)
         except CONNECTION_ERRORS:
             raise
         except Exception as exc:  # the queue set holds the wrong type: the queues still work
@@ -132,6 +196,9 @@ class Worker:
             )
         self.heartbeat.start()
         self.recoverer.start()
+        self.relay.start()
+        if self.asynq_recoverer is not None:
+            self.asynq_recoverer.start()
         self.stats.start()
         self._fetcher = asyncio.create_task(self._fetch_loop(), name="bingo-fetch")
         log.info(
@@ -170,15 +237,14 @@ class Worker:
         for _, r in left:
             r.ctx.cancel()
         await cancel_and_wait(*(r.task for _, r in left))
-        # A flush backing off: take over its acks now.
-        await cancel_and_wait(self._flushing)
-        await self._flush_acks()
+        for port in {id(p): p for p in self._ports.values()}.values():
+            await port.stop()
         by_queue: dict[str, list[str]] = {}
         for task_id, r in left:
             by_queue.setdefault(r.queue, []).append(task_id)
         for queue, ids in by_queue.items():
             try:
-                n = await self.broker.requeue(queue, ids, self.id)
+                n = await self._ports[queue].requeue(queue, ids)
                 log.info("shutdown: requeued %d unfinished task(s) to the head of %s", n, queue)
             except Exception as exc:
                 log.error(
@@ -189,7 +255,13 @@ class Worker:
                     one_line(exc),
                 )
         await self.heartbeat.stop()
+        if self._asynq_port is not None:
+            with contextlib.suppress(Exception):  # the records expire on their own
+                await self.broker.asynq_ops.withdraw(self.asynq_record().name)
         await self.recoverer.stop()
+        await self.relay.stop()
+        if self.asynq_recoverer is not None:
+            await self.asynq_recoverer.stop()
         await self.stats.stop()
         with contextlib.suppress(Exception):  # its record expires on its own
             await self.broker.remove_server(self.id)
@@ -223,12 +295,18 @@ class Worker:
                 await self._slot.wait()
                 continue
             try:
-                popped, next_due, asked = await self._fetch(free)
+                popped, next_due, asked, drained = await self._fetch(free)
                 if popped:
                     guard.ok()
-                    continue
+                    if not drained:
+                        continue
+                    # Every queue gave less than asked: empty when fetched. Fetching again
+                    # now would find nothing; the next enqueue's wake-up token ends the wait.
                 wait = IDLE_BLOCK if next_due is None else min(IDLE_BLOCK, next_due - time.time())
-                ready = [q for q in self.queues if q not in self._queue_faults.failing()]
+                if self.asynq_queues:  # Asynq has no wake-up signal: poll as Go does
+                    wait = min(wait, ASYNQ_POLL)
+                failing = self._queue_faults.failing()
+                ready = [q for q in self.bingo_queues if q not in failing]
                 if wait > 0.001:
                     if ready:
                         await self.broker.wait_for_work(ready, wait)
@@ -242,8 +320,9 @@ class Worker:
             except Exception as exc:
                 await asyncio.sleep(guard.failed(exc))
 
-    async def _fetch(self, free: int) -> tuple[int, float | None, bool]:
-        """Fetch from each queue in turn: ``(ids popped, next due time, asked Redis)``.
+    async def _fetch(self, free: int) -> tuple[int, float | None, bool, bool]:
+        """Fetch from each queue in turn: ``(ids popped, next due time, asked Redis,
+        drained)``; drained: every queue asked gave fewer ids than it was asked for.
 
         A queue whose fetch fails for any reason but Redis being unreachable (a key of
         the wrong type) is logged once naming the key, skipped until its backoff runs
@@ -252,6 +331,7 @@ class Worker:
         got = popped = 0
         next_due: float | None = None
         asked = False
+        drained = True
         until = time.time() + self.lease
         faults = self._queue_faults
         for queue in self._queue_order():
@@ -259,25 +339,24 @@ class Worker:
                 continue
             asked = True
             try:
-                due, items = await self.broker.fetch(queue, free - got, until, self.id)
+                fetched = await self._ports[queue].fetch(queue, free - got, until)
             except CONNECTION_ERRORS:
                 raise
             except Exception as exc:
                 faults.failed(queue, exc)
                 continue
             faults.ok(queue)
-            if due and due != "paused":
-                t = float(due)
+            if fetched.popped >= free - got:
+                drained = False
+            if fetched.next_due is not None:
+                t = fetched.next_due
                 next_due = t if next_due is None else min(next_due, t)
             dropped: list[str] = []
-            popped += len(items) // 3
-            for i in range(0, len(items), 3):
-                task_id = _text(items[i])
-                retried = int(items[i + 2])
-                if retried < 0:  # not leased: the script says why
-                    self._unusable(queue, task_id, _text(items[i + 1]), dropped)
-                    continue
-                self._start(queue, task_id, items[i + 1], retried)
+            popped += fetched.popped
+            for task_id, reason in fetched.unusable:
+                self._unusable(queue, task_id, reason, dropped)
+            for task in fetched.leased:
+                self._start(queue, task)
                 got += 1
             if dropped:
                 shown = ", ".join(dropped[:5]) + (", ..." if len(dropped) > 5 else "")
@@ -290,7 +369,7 @@ class Worker:
                 )
             if got >= free:
                 break
-        return popped, next_due, asked
+        return popped, next_due, asked, drained
 
     def _unusable(self, queue: str, task_id: str, reason: str, dropped: list[str]) -> None:
         """Report a pending id the fetch script could not lease (one line per id, or one
@@ -310,27 +389,43 @@ class Worker:
             f"backoff) until it is fixed, the other queues go on"
         )
 
-    def _start(self, queue: str, task_id: str, raw: bytes, retried: int) -> None:
+    def _start(self, queue: str, task: Leased) -> None:
+        task_id = task.id
         ctx = TaskContext(
-            task_id, "?", queue, retried, 0, timezone=self._timezone, db=self._db, app=self.app
+            task_id,
+            "?",
+            queue,
+            task.retried,
+            0,
+            timezone=self._timezone,
+            db=self._db,
+            app=self.app,
         )
-        running = Running(queue, ctx)
+        ctx._progress = self.progress.report
+        running = Running(queue, ctx, start_at=task.start_at, slack=task.slack)
         self.active[task_id] = running
-        running.task = asyncio.create_task(self._execute(running, raw))
+        running.task = asyncio.create_task(self._execute(running, task.raw))
 
     # -- running ----------------------------------------------------------------------------
     async def _execute(self, r: Running, raw: bytes) -> None:
         ctx = r.ctx
         try:
+            port = self._ports[r.queue]
             try:
-                msg = TaskMessage.decode(raw)
+                msg = port.decode(ctx.task_id, raw)
             except MalformedTask as exc:
-                key = self.broker.q(r.queue).task(ctx.task_id)
+                key = port.task_key(r.queue, ctx.task_id)
                 await self._archive(r, f"malformed task: {exc} (key {key})")
                 return
             ctx.type = msg.type
             ctx.max_retry = msg.max_retry
+            if msg.headers:
+                ctx.headers = dict(msg.headers)
             ctx.enqueued_at = msg.enqueued_at
+            if msg.workflow is not None:
+                ctx.workflow_id = msg.workflow
+                if msg.parents:
+                    ctx.parents = await port.results(r.queue, msg.parents)
             tt = self.registry.tasks.get(msg.type)
             if tt is None:
                 await self._fail(
@@ -344,7 +439,10 @@ class Worker:
                 )
                 return
             try:
-                payload = tt.validate_payload(msg.payload)
+                if tt.batch is None or tt.payload_model is None:
+                    payload = tt.validate_payload(msg.payload)
+                else:
+                    payload = validate_items(tt.name, tt.payload_model, msg.payload)
             except PayloadError as exc:
                 await self._archive(r, str(exc))  # a bad payload never becomes good
                 return
@@ -352,14 +450,18 @@ class Worker:
             if cfg is _UNSET:
                 cfg = self._plugin_cfg[tt.plugin] = self.app.plugin_settings(tt.plugin)
             ctx.settings = cfg
+            if r.start_at:  # the start time its rate limits gave it
+                await wait_turn(port, r.queue, ctx.task_id, r.start_at, r.slack)
             timeout = msg.timeout or None
             deadline = msg.deadline
+            by_deadline = False  # the deadline, not the timeout, bounds this attempt
             if deadline is not None:
                 ctx.deadline = TaskContext.deadline_from(deadline)
                 left = deadline - time.time()
                 if left <= 0:
                     await self._archive(r, "deadline exceeded before the task started")
                     return
+                by_deadline = timeout is None or left < timeout
                 timeout = left if timeout is None else min(timeout, left)
             if msg.idempotent and await self._already_done(msg, ctx):
                 self._ack(r.queue, ctx.task_id, msg, None)
@@ -367,7 +469,12 @@ class Worker:
             self.hooks.notify("bingo_task_started", ctx=ctx)
             ctx.started_at = time.time()
             try:
-                result = await self.runner.run(tt, ctx, payload, timeout, msg.isolation)
+                # The handler once; its last progress is written before the task moves on.
+                try:
+                    result = await self.runner.run(tt, ctx, payload, timeout, msg.isolation)
+                finally:
+                    if self.progress.reported(ctx.task_id):
+                        await self.progress.finish(r.queue, ctx.task_id)
             except SkipRetry as exc:
                 ctx.duration = time.time() - ctx.started_at
                 await self._archive(r, f"SkipRetry: {exc}", ctx=ctx, error=exc)
@@ -379,11 +486,15 @@ class Worker:
                 if current is not None:
                     current.uncancel()
                 ctx.duration = time.time() - ctx.started_at
-                await self._archive(r, "cancelled: asked from the dashboard while it ran")
+                who = await self.broker.cancel_asker(r.queue, ctx.task_id) or "a cancel request"
+                await self._archive(r, f"cancelled by {who} while it ran")
                 await self.broker.clear_cancel(r.queue, [ctx.task_id])
                 return
             except Exception as exc:
                 ctx.duration = time.time() - ctx.started_at
+                if by_deadline and isinstance(exc, TaskTimeout):  # never retried (as Asynq)
+                    await self._archive(r, deadline_cut(ctx), ctx=ctx, error=exc)
+                    return
                 await self._fail(r, msg, tt, exc)
                 return
             ctx.duration = time.time() - ctx.started_at
@@ -413,6 +524,7 @@ class Worker:
             )
             log.debug("task %s failed in the worker", ctx.task_id, exc_info=exc)
         finally:
+            self._ports[r.queue].forget(ctx.task_id)
             if self.active.pop(ctx.task_id, None) is not None:
                 self._slot.set()
 
@@ -449,9 +561,9 @@ class Worker:
         self, r: Running, msg: TaskMessage, tt: TaskType | None, exc: BaseException
     ) -> None:
         ctx = r.ctx
-        error = f"{type(exc).__name__}: {exc}"[:4000]
+        error = self.mask.mask(f"{type(exc).__name__}: {exc}")[:4000]
         if isinstance(exc, TaskTimeout):
-            error = f"TaskTimeout: {exc}"
+            error = self.mask.mask(f"TaskTimeout: {exc}")
         if ctx.retry_count >= ctx.max_retry:
             await self._archive(
                 r,
@@ -459,6 +571,8 @@ class Worker:
                 ctx=ctx,
                 error=exc,
             )
+            return
+        if await self._cancelled_before_retry(r, error, exc):
             return
         delay = self._retry_delay(msg, tt, ctx.retry_count)
         self.failed += 1
@@ -471,10 +585,22 @@ class Worker:
             error,
             delay,
         )
-        self.stats.observe(r.queue, ctx.type, ctx.duration or 0.0, False)
+        self.stats.observe(r.queue, ctx.type, ctx.duration or 0.0, False, error)
         self.hooks.notify("bingo_task_failed", ctx=ctx, error=exc, retrying=True)
-        if not await self.broker.retry(r.queue, ctx.task_id, self.id, time.time() + delay, error):
+        port = self._ports[r.queue]
+        if not await port.retry(r.queue, ctx.task_id, time.time() + delay, error):
             log.warning("task %s: lease lost before its retry was recorded", ctx.task_id)
+
+    async def _cancelled_before_retry(self, r: Running, error: str, exc: BaseException) -> bool:
+        """A cancel asked while the attempt ran, not yet seen by the heartbeat: archive the
+        task rather than retry it."""
+        who = await self.broker.cancel_asker(r.queue, r.ctx.task_id)
+        if not who:
+            return False
+        reason = f"cancelled by {who} while it ran (the attempt failed: {error})"
+        await self._archive(r, reason, ctx=r.ctx, error=exc)
+        await self.broker.clear_cancel(r.queue, [r.ctx.task_id])
+        return True
 
     async def _archive(
         self,
@@ -487,92 +613,20 @@ class Worker:
         self.failed += 1
         task_id = r.ctx.task_id
         log.error("task %s (%s) archived: %s", task_id, r.ctx.type, reason)
-        self.stats.observe(r.queue, r.ctx.type, r.ctx.duration or 0.0, False)
+        reason = self.mask.mask(reason)[:4000]
+        self.stats.observe(r.queue, r.ctx.type, r.ctx.duration or 0.0, False, reason)
         if ctx is not None and error is not None:
             self.hooks.notify("bingo_task_failed", ctx=ctx, error=error, retrying=False)
-        ok = await self.broker.archive(
-            r.queue, task_id, self.id, reason[:4000], self.archive_max_size, self.archive_max_age
-        )
+        ok = await self._ports[r.queue].archive(r.queue, task_id, reason)
         if not ok:
             log.warning("task %s: lease lost before it was archived", task_id)
 
-    def _result_json(self, task_id: str, result: Any) -> str:
-        """The result as JSON to keep with the task, or "" (none, too large, not JSON)."""
-        if result is None:
-            return ""
-        try:
-            text = to_json(result).decode()
-        except (PydanticSerializationError, ValueError, TypeError) as exc:
-            log.warning("task %s: result dropped: not JSON-serialisable (%s)", task_id, exc)
-            return ""
-        if len(text) > self.max_result_size:
-            log.warning(
-                "task %s: result dropped: %d bytes of JSON, over worker.maxResultSize (%d)",
-                task_id,
-                len(text),
-                self.max_result_size,
-            )
-            return ""
-        return text
-
-    # -- acks, batched: every completion of one loop iteration goes in one script call ------
     def _ack(self, queue: str, task_id: str, msg: TaskMessage, result: Any) -> None:
-        result_json = self._result_json(task_id, result) if msg.retention else ""
-        item = (task_id, msg.retention, msg.unique_key or "", result_json)
-        self._acks.setdefault(queue, []).append(item)
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush_acks())
-
-    async def _flush_acks(self) -> None:
-        """Write the gathered acks, one script call per queue. Acks that fail are kept
-        and retried: Redis not answering with backoff (the daemon's one line), a queue
-        whose keys hold the wrong type on its own (one line naming the key)."""
-        attempts = 0
-        try:
-            while self._acks:
-                batch, self._acks = self._acks, {}
-                delay: float | None = None
-                for queue, items in batch.items():
-                    if not self._ack_faults.ready(queue):
-                        self._acks.setdefault(queue, []).extend(items)
-                        continue
-                    try:
-                        lost = await self.broker.ack(queue, items, self.id)
-                    except BaseException as exc:
-                        self._acks.setdefault(queue, []).extend(items)
-                        if not isinstance(exc, Exception):
-                            raise
-                        if is_connection_error(exc):
-                            delay = self._ack_guard.failed(exc)
-                        else:
-                            self._ack_faults.failed(queue, exc)
-                        continue
-                    self._ack_guard.ok()
-                    self._ack_faults.ok(queue)
-                    if lost:
-                        log.warning(
-                            "%d task(s) finished after their lease expired (they may "
-                            "run again): %s",
-                            len(lost),
-                            ", ".join(lost[:5]),
-                        )
-                if not self._acks:
-                    break
-                attempts += 1
-                if self._stopping and attempts >= SHUTDOWN_ACK_ATTEMPTS:
-                    left = sum(len(v) for v in self._acks.values())
-                    log.error(
-                        "shutdown: %d finished task(s) could not be acked; they run again "
-                        "once their lease expires",
-                        left,
-                    )
-                    self._acks.clear()
-                    return
-                if delay is None:
-                    delay = self._ack_faults.next_retry() or FIRST_DELAY
-                await asyncio.sleep(delay)
-        finally:
-            self._flushing = None
+        keep = msg.retention or msg.workflow is not None  # a step's result goes on
+        kept = result_json(task_id, result, self.max_result_size) if keep else ""
+        if kept:
+            kept = self.mask.mask(kept)
+        self._ports[queue].ack(queue, msg, kept)
 
     def cancel(self, task_id: str) -> bool:
         """Stop the handler of an active task whose cancel was asked: an async handler is
@@ -592,6 +646,7 @@ class Worker:
         """What the heartbeat publishes about this worker."""
         return {
             "id": self.id,
+            "name": self.settings.server.name,
             "host": socket.gethostname(),
             "pid": os.getpid(),
             "queues": self.queues,
@@ -607,6 +662,20 @@ class Worker:
             "active_count": len(self.active),
             "at": time.time(),
         }
+
+    def asynq_record(self) -> ServerRecord:
+        """This worker as Asynq's Inspector lists servers (its Asynq queues only)."""
+        running = self._asynq_port.running(self.active) if self._asynq_port else []
+        return ServerRecord(
+            socket.gethostname(),
+            os.getpid(),
+            self.asynq_server_id,
+            self.concurrency,
+            self.asynq_queues,
+            self.strict,
+            self.started_at,
+            running,
+        )
 
     def status_json(self) -> str:
         return json.dumps(self.status(), default=str)

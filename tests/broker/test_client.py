@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -113,6 +114,8 @@ def test_enqueue_many(client: Any, redis_client: Any) -> None:
     items.append(("task:report", {}, {"task_id": "own-id"}))
     ids = client.enqueue_many(items)
     assert len(ids) == len(set(ids)) == 2502 and ids[-1] == "own-id"
+    # Generated ids: 128 random bits as 32 hex digits, through every chunk.
+    assert all(len(i) == 32 and set(i) <= set("0123456789abcdef") for i in ids[:-1])
     assert redis_client.llen("bingo:{default}:pending") == 2501
     assert redis_client.llen("bingo:{low}:pending") == 1
     # FIFO: the head of the list (RPOP end) is the first item.
@@ -181,3 +184,53 @@ def test_enqueue_many_after_script_flush(client: Any, redis_client: Any) -> None
     redis_client.script_flush()
     ids = client.enqueue_many([("task:report", {})] * 3)
     assert len(ids) == 3 and redis_client.llen("bingo:{default}:pending") == 6
+
+
+def _calls(redis_client: Any) -> dict[str, int]:
+    stats = redis_client.info("commandstats")
+    return {k.removeprefix("cmdstat_"): int(v["calls"]) for k, v in stats.items()}
+
+
+def test_single_enqueue_is_one_command_on_a_pooled_connection(
+    client: Any, redis_client: Any
+) -> None:
+    client.enqueue("task:report", {})  # the queue is added to P:queues, the scripts loaded
+    before = _calls(redis_client)
+    infos = [client.enqueue("task:report", {"pages": n}) for n in range(3)]
+    sent = {k: v - before.get(k, 0) for k, v in _calls(redis_client).items()}
+    assert sent["evalsha"] == 3  # (the commands counted besides run inside the script)
+    assert not {k for k, v in sent.items() if v} & {"sadd", "script|load", "script|exists"}
+    pool = client.broker.redis.connection_pool
+    assert not pool._in_use_connections
+    ids = redis_client.lrange("bingo:{default}:pending", 0, -1)
+    assert ids[:3] == [i.id for i in reversed(infos)]
+    assert client.broker.reader.get_task("default", infos[2].id).payload["pages"] == 2
+
+
+def test_single_enqueue_after_script_flush(client: Any, redis_client: Any) -> None:
+    client.enqueue("task:report", {})
+    redis_client.script_flush()
+    info = client.enqueue("task:report", {})
+    assert redis_client.lindex("bingo:{default}:pending", 0) == info.id
+    assert redis_client.llen("bingo:{default}:pending") == 2
+
+
+@pytest.mark.parametrize("many", [False, True])
+@pytest.mark.parametrize("key", ["pending", "notify"])
+def test_enqueue_to_a_wrong_type_queue_key_names_it_and_writes_nothing(
+    client: Any, redis_client: Any, key: str, many: bool
+) -> None:
+    first = client.enqueue("task:report", {})
+    name = f"bingo:{{default}}:{key}"
+    redis_client.delete(name)
+    redis_client.set(name, "jam")
+    with pytest.raises(Exception, match=rf"WRONGTYPE key {re.escape(name)} holds a string, expec"):
+        if many:
+            client.enqueue_many([("task:report", {})] * 3)
+        else:
+            client.enqueue("task:report", {})
+    assert redis_client.keys("bingo:{default}:t:*") == [f"bingo:{{default}}:t:{first.id}"]
+    assert redis_client.get(name) == "jam"
+    redis_client.delete(name)
+    info = client.enqueue("task:report", {})  # the connection still answers in step
+    assert redis_client.lindex("bingo:{default}:pending", 0) == info.id

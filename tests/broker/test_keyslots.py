@@ -12,12 +12,13 @@ here fails the last test.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 
-from bingo_core.broker import scripts
-from bingo_core.broker.keys import Keys
-from bingo_core.broker.scripts import Call, Prepared
+from bingo_core.broker import asynq_scripts, scripts
+from bingo_core.broker.keys import AsynqKeys, Keys
+from bingo_core.broker.scripts import AsynqPrepared, Call, Prepared
 
 SLOTS = 16384
 
@@ -53,6 +54,7 @@ def test_keyslot_matches_the_redis_cluster_specification() -> None:
 
 
 KEYS = Keys("bingo")
+ASYNQ = AsynqKeys()
 NOW = 1_700_000_000.0
 
 
@@ -82,7 +84,39 @@ def cases(queue: str) -> dict[str, Callable[[], Call]]:
         "enqueue_fast": lambda: scripts.enqueue(
             q, [_task(queue, i, simple=True) for i in range(5)], NOW
         ),
+        "enqueue_deps": lambda: scripts.enqueue(
+            q,
+            [replace(_task(queue, i), dedupe_entry="", depends_on=("a", "b")) for i in range(5)],
+            NOW,
+        ),
+        "batch_add": lambda: scripts.enqueue(
+            q,
+            [
+                replace(
+                    _task(queue, i),
+                    batch=scripts.BatchAdd(f"t\x1fk{i}", "t", f"k{i}", "{}", "", 10, 60.0, 1.0),
+                )
+                for i in range(3)
+            ],
+            NOW,
+        ),
+        "wf_enqueue": lambda: scripts.wf_enqueue(
+            q,
+            "wf-1",
+            [_task(queue, 0), replace(_task(queue, 1), depends_on=(_task(queue, 0).id,))],
+            [_task(queue, 1).id],
+            False,
+            86400.0,
+            _task(queue, 2),
+            NOW,
+        ),
+        "wf_cancel": lambda: scripts.wf_cancel(q, "wf-1"),
+        "relay_in": lambda: scripts.relay_in(q, "done", "wf-1|a", "1"),
+        "dep_link": lambda: scripts.dep_link(q, "a", "other", "b"),
+        "wf_void": lambda: scripts.wf_void(q, "wf-1", 86400),
+        "wf_unstage": lambda: scripts.wf_unstage(q, "wf-1"),
         "fetch": lambda: scripts.fetch(q, 10, NOW, NOW + 30, "w"),
+        "late_start": lambda: scripts.late_start(q, "a", (0, 10, 1.0)),
         "ack": lambda: scripts.ack(
             q, [("a", 0.0, "", ""), ("b", 60.0, "d1", "{}"), ("c", 0.0, "d2", "")], "w", NOW
         ),
@@ -102,14 +136,44 @@ def cases(queue: str) -> dict[str, Callable[[], Call]]:
         "sched_record": lambda: scripts.sched_record(s, "d", 1, 100, records),
         # The dashboard's scripts.
         "task_move_many": lambda: scripts.task_move_many(q, ["a", "b"], "archive", NOW),
-        "task_cancel": lambda: scripts.task_cancel(q, "a", NOW),
+        "task_cancel": lambda: scripts.task_cancel(q, "a", NOW, "the CLI"),
         "sample_record": lambda: scripts.sample_record(KEYS.samples, NOW, 5.0, 100, "{}"),
         "leader_seen": lambda: scripts.leader_seen(s, NOW),
+        "dash_secret": lambda: scripts.dash_secret(KEYS.dashboard_secret, "", "new"),
+        # Client.wait.
+        "wait_begin": lambda: scripts.wait_begin(q, "a"),
+        "progress": lambda: scripts.progress(q, "a", "w1", "{}"),
+        "results": lambda: scripts.results(q, ["a", "b"]),
+        # Asynq's layout.
+        "asynq_enqueue": lambda: scripts.asynq_enqueue(
+            ASYNQ.queue(queue),
+            [
+                AsynqPrepared(queue, f"id{i}", b"", i, a.unique_lock("t", f"{i:032x}"), 60)
+                for i in range(3)
+                for a in [ASYNQ.queue(queue)]
+            ],
+            1,
+        ),
+        "asynq_fetch": lambda: asynq_scripts.fetch(ASYNQ.queue(queue), 5, NOW, 1, 2),
+        "asynq_ack": lambda: asynq_scripts.ack(
+            ASYNQ.queue(queue),
+            [
+                ("a", 0, b"", b"", ""),
+                ("b", 60, b"m", b"{}", ASYNQ.queue(queue).unique_lock("t", "0")),
+            ],
+            NOW,
+            "2026-01-01",
+        ),
+        "asynq_fail": lambda: asynq_scripts.fail(
+            ASYNQ.queue(queue), "a", b"m", 1, True, True, NOW, "2026-01-01"
+        ),
+        "asynq_requeue": lambda: asynq_scripts.requeue(ASYNQ.queue(queue), ["a", "b"]),
+        "asynq_expired": lambda: asynq_scripts.expired(ASYNQ.queue(queue), NOW, 10),
     }
 
 
 #: Keys the scripts build inside from a prefix passed in KEYS.
-PREFIX_SUFFIXES = ("id1", "0123456789abcdef")
+PREFIX_SUFFIXES = ("id1", "0123456789abcdef", "i:t\x1fk1", "m:t\x1fk1", "seq")
 
 
 @pytest.mark.parametrize("queue", ["default", "critical", "emails-2", "ünïcode", "x" * 200])
@@ -125,7 +189,8 @@ def test_every_script_call_maps_to_one_slot(name: str, queue: str) -> None:
 
 def test_queue_and_scheduler_keys_are_tagged() -> None:
     q = KEYS.queue("default")
-    for key in (q.pending, q.task("a"), q.unique("d"), q.done("a"), q.tick("e", 1), q.stats_total):
+    keys = (q.pending, q.task("a"), q.unique("d"), q.done("a"), q.tick("e", 1), q.stats_total)
+    for key in (*keys, q.wake("a")):
         assert "{default}" in key and keyslot(key) == keyslot("default")
     s = KEYS.scheduler
     for key in (s.leader, s.epoch, s.entries, s.cursors, s.sync, s.entry("e"), s.history("e")):

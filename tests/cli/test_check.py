@@ -108,6 +108,30 @@ def test_invalid_entries_one_line_each_exit_2(
     assert kinds == ["invalid"] * 4 + ["warning"]
 
 
+def test_workflow_entries_are_checked_step_by_step(
+    tmp_path: Path, redis_url: str, sqlite_url: str, store: Store
+) -> None:
+    step = {"type": "test:record", "payload": {"path": "/tmp/out", "value": "v"}}
+    good = {"name": "etl", "spec": "0 2 * * *", "workflow": {"chain": [step, {"group": [step]}]}}
+    bad_payload = {
+        "name": "etl-bad",
+        "spec": "0 2 * * *",
+        "workflow": {"chain": [step, {"group": [step, {"type": "test:record"}]}]},
+    }
+    empty = {"name": "etl-empty", "spec": "0 2 * * *", "workflow": [step, {"group": []}]}
+    config = write_config(tmp_path, redis_url, sqlite_url, schedules=[good, bad_payload, empty])
+    run = check(config)
+    assert run.returncode == 2, run.stderr
+    errors = run.stderr.splitlines()
+    assert len(errors) == 2, errors
+    assert errors[0].startswith("error: schedule 'etl-bad' (config): steps[1][1]: payload for "), (
+        errors
+    )
+    assert errors[1] == "error: schedule 'etl-empty' (config): steps[1]: empty group"
+    data = json.loads(check(config, "--json").stdout)
+    assert data["summary"]["static_entries"] == 1
+
+
 def test_redis_down_exits_1_naming_the_address(
     tmp_path: Path, sqlite_url: str, store: Store
 ) -> None:

@@ -7,6 +7,7 @@ import os
 import socket
 import sqlite3
 import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ import pytest
 
 from bingo_core.store import Store
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = ROOT / ".venv" / "bin" / "bingo-scheduler"
+#: The console script of the environment running the tests.
+CLI = Path(sys.executable).with_name("bingo-scheduler")
 
 PLUGIN = '''
 from pydantic import BaseModel
@@ -80,7 +81,9 @@ class Cli:
             )
         )
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("BINGO_")}
-        self.env["PYTHONPATH"] = str(plugin_dir)
+        self.env["PYTHONPATH"] = os.pathsep.join(
+            [str(plugin_dir), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
         self.env["BINGO_PLUGINS"] = "cli-testplug"
 
     def start(self, *args: str) -> subprocess.Popen[str]:

@@ -189,7 +189,7 @@ CASES = [
         "wrong Redis password",
         ("stats",),
         1,
-        "invalid username-password pair",
+        "refused the login: wrong password, or the user is unknown or disabled",
         config={"redis": {"url": f"redis://bingo:{SECRETS['a wrong redis.url password']}@{{}}"}},
     ),
     Case(

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from bingo_core.cli.common import App
+from bingo_core.app import App
 from bingo_core.store import Store
 
 BIN = str(Path(sys.executable).with_name("bingo-scheduler"))
@@ -114,7 +114,7 @@ def one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
 def test_config_errors_never_show_a_secret(tmp_path: Path, yaml: str, expected: str) -> None:
     config = tmp_path / "bingo.yaml"
     config.write_text(yaml)
-    line = one_error_line(run(config, "cron", "next", "@hourly"))
+    line = one_error_line(run(config, "plugins"))
     assert line.startswith(f"error: {expected}")
     assert SECRET not in line
 
@@ -123,19 +123,19 @@ def test_secrets_from_the_environment_and_overrides_are_masked(tmp_path: Path) -
     config = tmp_path / "bingo.yaml"
     config.write_text("server:\n  timezone: UTC\n")
     env = {"BINGO_REDIS__URL": f"rediss://user:{SECRET}@cache:bad/0"}
-    line = one_error_line(run(config, "cron", "next", "@hourly", env=env))
+    line = one_error_line(run(config, "plugins", env=env))
     assert line == (
         "error: config key redis.url: 'rediss://user:***@cache:bad/0' is not valid: expected "
         "a redis://, rediss:// or unix:// URL (from environment variable BINGO_REDIS__URL)"
     )
     override = f"redis.url=unix://:{SECRET}@"
-    line = one_error_line(run(config, "--set", override, "cron", "next", "@daily"))
+    line = one_error_line(run(config, "--set", override, "plugins"))
     assert line == (
         "error: config key redis.url: 'unix://:***@' is not valid: expected a redis://, "
         "rediss:// or unix:// URL (from override redis.url)"
     )
     env = {"BINGO_SERVER__KEY": SECRET, "BINGO_DASHBOARD__READONLYKEY": SECRET}
-    line = one_error_line(run(config, "cron", "next", "@hourly", env=env))
+    line = one_error_line(run(config, "plugins", env=env))
     assert line.startswith("error: config key dashboard.readOnlyKey: *** is not valid")
 
 

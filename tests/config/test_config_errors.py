@@ -12,7 +12,7 @@ from bingo_core.errors import ConfigError, UsageError
 
 REDIS_KEYS = (
     "host, password, username, database, prefix, url, sentinel, cluster, socketTimeout, "
-    "connectTimeout"
+    "connectTimeout, embedded"
 )
 
 
@@ -134,6 +134,16 @@ def error_for(
             "config key dashboard.readOnlyKey: *** is not valid: "
             "expected a secret different from server.key",
         ),
+        (
+            "dashboard: {problems: {errorRate: 2}}",
+            "config key dashboard.problems.errorRate: 2 is not valid: expected a number <= 1.0",
+        ),
+        (
+            "dashboard: {problems: {minAttemps: 3}}",
+            "config key dashboard.problems.minAttemps: unknown key (known: errorRate, "
+            "minAttempts, backlog, throttled, missedWindow, workflowWindow); did you mean "
+            "minAttempts?",
+        ),
         # A bad schedules item is skipped by name when the entries are built; only a
         # schedules value that is not a list fails the load.
         (
@@ -144,7 +154,17 @@ def error_for(
         (
             "reddis: {host: x}",
             "config key reddis: unknown key (known: server, redis, mysql, database, log, "
-            "feature, worker, scheduler, dashboard, plugins, schedules); did you mean redis?",
+            "feature, worker, asynq, client, tracing, scheduler, dashboard, plugins, "
+            "schedules); "
+            "did you mean redis?",
+        ),
+        (
+            "tracing: {enabled: maybe}",
+            "config key tracing.enabled: 'maybe' is not valid: expected true or false",
+        ),
+        (
+            "tracing: {enable: true}",
+            "config key tracing.enable: unknown key (known: enabled); did you mean enabled?",
         ),
         (
             "redis: {socketTimeout: 1s, socket_timeout: 2s}",

@@ -8,7 +8,9 @@ import json
 import time
 from typing import Any
 
+import bingo_core as bingo
 from bingo_core.app import App
+from bingo_core.workflows_view import cancel_workflow
 
 
 def run_async(make: Any) -> Any:
@@ -54,8 +56,8 @@ def lease(app: App, queue: str = "default", n: int = 1) -> list[str]:
     async def run() -> list[str]:
         broker = app.async_broker()
         try:
-            _, out = await broker.fetch(queue, n, time.time() + 60, "pretend:1:w")
-            return [x.decode() if isinstance(x, bytes) else str(x) for x in out[0::3]]
+            fetched = await broker.fetch(queue, n, time.time() + 60, "pretend:1:w")
+            return [t.id for t in fetched.leased]
         finally:
             await broker.close()
             app._async_broker = None
@@ -93,11 +95,26 @@ def heartbeat(
     run_async(run)
 
 
+def remove_server(app: App, server_id: str) -> None:
+    """A worker's goodbye: its heartbeat is withdrawn (a kept copy shows it stopped)."""
+
+    async def run() -> None:
+        broker = app.async_broker()
+        try:
+            await broker.remove_server(server_id)
+        finally:
+            await broker.close()
+            app._async_broker = None
+
+    run_async(run)
+
+
 def publish_entries(
     app: App, entries: list[dict[str, Any]], history: dict[str, Any] | None = None
 ) -> None:
     """Publish schedule entries (and a history item each) as a leader does."""
     from bingo_core.broker.schedstate import Published, Record, SchedState
+    from bingo_core.records import EntryInfo, HistoryItem
 
     async def run() -> None:
         broker = app.async_broker()
@@ -105,7 +122,9 @@ def publish_entries(
             state = SchedState(broker, "leader-host:77:aa")
             ok, token = await state.acquire(30)
             assert ok
-            await state.publish(token, [Published(e["key"], e["info"], "fp") for e in entries], [])
+            await state.publish(
+                token, [Published(e["key"], EntryInfo(**e["info"]), "fp") for e in entries], []
+            )
             records = []
             for e in entries:
                 item = (history or {}).get(e["key"])
@@ -118,7 +137,7 @@ def publish_entries(
                             last_tick=item["tick"],
                             last_task=item["task_id"],
                             last_at=item["enqueued_at"],
-                            history=item,
+                            history=HistoryItem(**item),
                         )
                     )
             if records:
@@ -143,3 +162,97 @@ def asyncio_run_sampler(app: App) -> None:
             app._async_broker = None
 
     run_async(run)
+
+
+def finish(
+    app: App,
+    queue: str,
+    ids: list[str],
+    how: str,
+    *,
+    retry_at: float | None = None,
+    error: str = "ValueError: boom",
+) -> None:
+    """Lease the pending tasks ``ids`` of ``queue`` as a worker would, then end their
+    attempt: ``how`` is ``retry`` (the next attempt at ``retry_at``), ``archive`` or
+    ``complete`` (kept for an hour, with a result)."""
+    worker = "pretend:1:w"
+
+    async def run() -> None:
+        broker = app.async_broker()
+        try:
+            fetched = await broker.fetch(queue, len(ids) + 1000, time.time() + 60, worker)
+            leased = [t.id for t in fetched.leased]
+            assert set(ids) <= set(leased), (ids, leased)
+            back = [i for i in leased if i not in ids]
+            if back:
+                await broker.requeue(queue, back, worker)
+            for task_id in ids:
+                if how == "retry":
+                    at = retry_at or time.time() + 600
+                    assert await broker.retry(queue, task_id, worker, at, error)
+                elif how == "archive":
+                    assert await broker.archive(queue, task_id, worker, error, 1000, 86400.0)
+                else:
+                    await broker.ack(queue, [(task_id, 3600.0, "", '{"ok":true}')], worker)
+        finally:
+            await broker.close()
+            app._async_broker = None
+
+    run_async(run)
+
+
+#: The error the seeded workflow's failing step ends with.
+STEP_ERROR = "RuntimeError: the ledger <b>refused</b> batch 7 " + "and said more " * 30
+
+
+def seed_workflows(app: App, queue: str = "flows") -> dict[str, Any]:
+    """Workflows of ``queue`` in each state: ``running`` (a chain with a group, its first
+    step completed with a long result, a group member active with progress), ``failed`` (its
+    first step archived with :data:`STEP_ERROR`, its on_failure step pending),
+    ``completed`` and ``cancelled``; their infos by state."""
+
+    def step(name: str) -> Any:
+        return bingo.step("demo:greet", {"name": name}, queue=queue)
+
+    client = app.client
+    running = client.enqueue_workflow(
+        bingo.chain(
+            step("fetch"),
+            bingo.group(step("left"), bingo.chain(step("right-1"), step("right-2"))),
+            step("report"),
+        ),
+        on_failure=step("cleanup"),
+    )
+    failed = client.enqueue_workflow(bingo.chain(step("x"), step("y")), on_failure=step("undo"))
+    completed = client.enqueue_workflow(step("only"))
+    cancelled = client.enqueue_workflow(bingo.chain(step("c1"), step("c2")))
+    cancel_workflow(app.broker, [queue], cancelled.id)
+    worker = "pretend:1:w"
+
+    async def run() -> None:
+        broker = app.async_broker()
+        try:
+            first = [running.task_ids[0], failed.task_ids[0], completed.task_ids[0]]
+            fetched = await broker.fetch(queue, 3, time.time() + 600, worker)
+            assert [t.id for t in fetched.leased] == first
+            result = json.dumps({"rows": 1234, "note": "a long <i>result</i> " * 20})
+            done = [(running.task_ids[0], 3600.0, "", result), (first[2], 3600.0, "", '"ok"')]
+            await broker.ack(queue, done, worker)
+            await broker.archive(queue, first[1], worker, STEP_ERROR, 10_000, 86_400)
+            fetched = await broker.fetch(queue, 1, time.time() + 600, worker)
+            (member,) = [t.id for t in fetched.leased]
+            assert member in running.task_ids[1:3]
+            progress = json.dumps({"done": 3, "total": 10, "note": "pages", "at": time.time()})
+            assert await broker.set_progress(queue, member, worker, progress)
+        finally:
+            await broker.close()
+            app._async_broker = None
+
+    run_async(run)
+    return {
+        "running": running,
+        "failed": failed,
+        "completed": completed,
+        "cancelled": cancelled,
+    }

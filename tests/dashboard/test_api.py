@@ -4,9 +4,13 @@ that document (a bounded number of examples) never gets a 5xx."""
 
 from __future__ import annotations
 
+import json
+import re
+import time
 from typing import Any
 
 import pytest
+import redis
 
 from bingo_core.app import App
 from bingo_core.dashboard.app import endpoints
@@ -28,7 +32,7 @@ def test_openapi_describes_every_api_route(web: Any, admin: Any) -> None:
     described = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     served = set()
     for route in web.routes:
-        path = getattr(route, "path", "")
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", getattr(route, "path", ""))  # {q:seg}
         if path.startswith("/queue/api/") and path != "/queue/api/openapi.json":
             for method in route.methods - {"HEAD"}:
                 served.add((method, path))
@@ -102,7 +106,7 @@ def test_task_refusals(app: App, admin: Any) -> None:
     refused(admin.post("/queue/api/queues/default/states/pending/run"), 409, "action")
     refused(admin.post("/queue/api/queues/default/states/active/delete"), 400, "state")
     refused(admin.delete("/queue/api/queues/default"), 409, "force")
-    assert app.inspector.stats(["default"])[0]["pending"] == 2  # nothing moved
+    assert app.inspector.stats(["default"])[0].pending == 2  # nothing moved
     refused(admin.get("/queue/api/nope"), 404, "path")
     refused(admin.put("/queue/api/overview"), 405, "path")
 
@@ -136,7 +140,7 @@ def test_enqueue_with_the_clients_own_checks(app: App, admin: Any) -> None:
     assert checked.status_code == 201 and checked.json()["checked"] is True
 
     def sizes() -> list[tuple[str, int]]:
-        return [(r["queue"], r["size"]) for r in app.inspector.stats()]
+        return [(r.queue, r.size) for r in app.inspector.stats()]
 
     before = sizes()
     text = refused(
@@ -210,7 +214,8 @@ def test_crontab_rows(web: Any, admin: Any) -> None:
         ({"payload": {"count": 2}}, "payload", "name"),
         ({"payload": "{not json"}, "payload", "not valid JSON"),
         ({"payload": "[1]"}, "payload", "JSON object"),
-        ({"name": "x" * 101}, "name", "holds 100"),
+        ({"name": "x" * 101}, "name", "holds at most 100"),
+        ({"payload": {"text": "x" * 70000}}, "payload", "holds at most 65535"),
         ({"name": " "}, "name", "must not be empty"),
     ],
 )
@@ -281,3 +286,22 @@ def test_fuzz_the_api_from_its_openapi_document(app: App, web: Any, admin: Any) 
     assert failures == []
     assert len(seen) >= 5 * len(operations)  # the examples really ran
     assert any(code < 300 for code in seen) and any(400 <= code < 500 for code in seen)
+
+
+def test_throttled_lists_the_held_back_tasks(app: App, admin: Any, bingo_redis_url: str) -> None:
+    r = redis.Redis.from_url(bingo_redis_url)
+    try:
+        msg = {"id": "h1", "type": "t:x", "queue": "default", "payload": {}, "max_retry": 0}
+        msg["enqueued_at"] = time.time() - 30
+        r.hset("bingo:{default}:t:h1", mapping={"msg": json.dumps(msg), "state": "pending"})
+        r.lpush("bingo:{default}:limit:t:x\x1fk1:held", "h1")
+        r.zadd("bingo:{default}:throttled", {"1|0|0|t:x\x1fk1": time.time() + 60})
+        r.sadd("bingo:queues", "default")
+    finally:
+        r.close()
+    got = admin.get("/queue/api/throttled")
+    assert got.status_code == 200
+    (row,) = got.json()
+    assert (row["queue"], row["type"], row["key"], row["held"]) == ("default", "t:x", "k1", 1)
+    assert 29 <= row["waited"] < 60
+    assert admin.get("/queue/api/queues/default").json()["throttled"] == 1

@@ -20,7 +20,7 @@ from bingo_core.app import App
 from bingo_core.testing import free_port
 
 from .conftest import ADMIN_KEY
-from .helpers import heartbeat, publish_entries, seed
+from .helpers import heartbeat, publish_entries, seed, seed_workflows
 from .test_pages import ENTRY
 
 pytestmark = pytest.mark.slow
@@ -105,19 +105,20 @@ def test_pause_and_resume_a_queue(page: Any, app: App, tmp_path: Path) -> None:
     row.get_by_role("button", name="Pause").click()
     page.wait_for_selector(".flash.ok")
     assert "paused default" in page.locator(".flash").inner_text()
-    assert app.inspector.stats(["default"])[0]["paused"] is True
+    assert app.inspector.stats(["default"])[0].paused is True
     row = page.locator("tbody tr", has=page.locator("a", has_text="default")).first
     assert row.locator(".badge.paused").is_visible()
     assert not row.get_by_role("button", name="Pause").is_visible()
     shot(page, tmp_path, "overview-paused")
     row.get_by_role("button", name="Resume").click()
     page.wait_for_selector(".flash.ok")
-    assert app.inspector.stats(["default"])[0]["paused"] is False
+    assert app.inspector.stats(["default"])[0].paused is False
     assert page.errors == []
 
 
 def test_the_overview_refreshes_by_itself(page: Any, app: App, tmp_path: Path) -> None:
     seed(app)
+    seed_workflows(app)  # the Workflows card: one running, one failed (a problem)
     log_in(page)
     cell = (
         page.locator("tbody tr", has=page.locator("a", has_text="default"))
@@ -131,6 +132,9 @@ def test_the_overview_refreshes_by_itself(page: Any, app: App, tmp_path: Path) -
         timeout=10000,
     )
     assert page.locator("#live").inner_text().startswith("live")
+    card = page.locator("[data-card-kind=workflow_failed]")
+    assert card.locator("[data-workflows=running]").inner_text() == "1 running"
+    assert card.locator("[data-workflows=failed]").inner_text() == "1 failed"
     shot(page, tmp_path, "overview")
     assert page.errors == []
 
@@ -192,7 +196,7 @@ def test_enqueue_from_the_form(page: Any, app: App, tmp_path: Path) -> None:
     page.get_by_role("button", name="Enqueue").click()
     assert "does not match Greeting" in page.locator(".flash.error").inner_text()
     page.errors.clear()  # the browser reports the 400 of the refused form
-    assert app.inspector.stats() == [] or app.inspector.stats()[0]["size"] == 0
+    assert app.inspector.stats() == [] or app.inspector.stats()[0].size == 0
     page.fill("[name='p.count']", "3")
     page.fill("[name='o.queue']", "critical")
     shot(page, tmp_path, "enqueue")
@@ -250,4 +254,45 @@ def test_a_tour_of_every_page(page: Any, app: App, web: Any, tmp_path: Path) -> 
         page.wait_for_timeout(600)
         assert page.locator("h1").count() >= 1, path
         shot(page, tmp_path, name)
+    assert page.errors == []
+
+
+def test_a_task_page_shows_progress_as_it_comes(page: Any, app: App, tmp_path: Path) -> None:
+    from bingo_core.records import TaskProgress
+
+    info = app.client.enqueue("demo:greet", {"name": "p"})
+    log_in(page)
+    page.goto(f"/queue/queues/default/tasks/{info.id}")
+    assert page.locator("#progress").is_hidden()
+    report = TaskProgress.of(30, 120, "rows loaded", time.time())
+    app.broker.redis.hset(f"bingo:{{default}}:t:{info.id}", "progress", report.encode())
+    page.wait_for_selector("#progress", state="visible", timeout=10000)
+    assert page.locator("#progress p").inner_text().startswith("30 of 120 rows loaded")
+    assert page.locator("#progress progress").evaluate("e => [e.value, e.max]") == [30, 120]
+    shot(page, tmp_path, "task-progress")
+    assert page.errors == []
+
+
+def test_a_waiting_task_in_its_tab_and_cancelled_by_clicking(
+    page: Any, app: App, tmp_path: Path
+) -> None:
+    first = app.client.enqueue("demo:greet", {"name": "first"}).id
+    waiting = app.client.enqueue("demo:greet", {"name": "then"}, depends_on=[first]).id
+    log_in(page)
+    page.goto("/queue/queues/default")
+    page.locator("nav.tabs a", has_text="Waiting").click()
+    page.wait_for_url("**state=waiting")
+    row = page.locator("tbody tr", has=page.locator("a", has_text=waiting))
+    assert row.count() == 1
+    shot(page, tmp_path, "tasks-waiting")
+    row.locator("a", has_text=waiting).click()
+    page.wait_for_url(f"**/tasks/{waiting}")
+    assert page.locator("dd a", has_text=first).count() == 1
+    assert "(1 not completed yet)" in page.locator("main").inner_text()
+    shot(page, tmp_path, "task-waiting")
+    page.once("dialog", lambda d: d.accept())
+    page.get_by_role("button", name="Cancel").first.click()
+    page.wait_for_selector(".flash.ok")
+    info = app.inspector.find(waiting)
+    assert info.state == "archived" and "while it waited for its dependencies" in info.error
     assert page.errors == []

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import bingo_core as bingo
 from bingo_core.app import App
 
 from .helpers import heartbeat, lease, publish_entries, seed
@@ -55,11 +56,14 @@ def test_every_template_is_rendered(web: Any, app: App, admin: Any, anon: Any) -
     publish_entries(app, [ENTRY], {ENTRY["key"]: item})
     heartbeat(app)
     web.state.dash.store().add("nightly", "demo:greet", "0 2 * * *", '{"name": "n"}', 1)
+    flow = app.client.enqueue_workflow(bingo.step("demo:greet", {"name": "w"}))
     pages = [
         "/queue",
         "/queue/queues/default",
         "/queue/queues/default?state=archived",
         f"/queue/queues/default/tasks/{ids['pending'][0]}",
+        "/queue/failures",
+        "/queue/types",
         "/queue/schedules",
         "/queue/schedules/entry?key=plugin%3Ademo%7Cevery+five",
         "/queue/crontab",
@@ -68,6 +72,8 @@ def test_every_template_is_rendered(web: Any, app: App, admin: Any, anon: Any) -
         "/queue/servers",
         "/queue/plugins",
         "/queue/redis",
+        "/queue/workflows",
+        f"/queue/workflows/{flow.id}",
         "/queue/no-such-page",
     ]
     for path in pages:
@@ -98,11 +104,11 @@ def test_pause_and_resume_from_the_overview(app: App, session: Any) -> None:
     seed(app)
     r = c.post("/queue/queues/default/pause", data={"csrf_token": token, "next": "/queue"})
     assert r.status_code == 303 and r.headers["location"] == "/queue"
-    assert app.inspector.stats(["default"])[0]["paused"] is True
+    assert app.inspector.stats(["default"])[0].paused is True
     page = c.get("/queue").text
     assert "paused default" in page  # the flash message
     c.post("/queue/queues/default/resume", data={"csrf_token": token, "next": "/queue"})
-    assert app.inspector.stats(["default"])[0]["paused"] is False
+    assert app.inspector.stats(["default"])[0].paused is False
 
 
 def test_unknown_queue_is_404(admin: Any, session: Any) -> None:
@@ -130,14 +136,14 @@ def test_bulk_selection_and_all_of_a_state(app: App, session: Any) -> None:
     ids = seed(app)
     form = {"csrf_token": token, "action": "delete", "ids": ids["archived"][:1], "next": "/queue"}
     assert c.post("/queue/queues/default/bulk", data=form).status_code == 303
-    assert app.inspector.stats(["default"])[0]["archived"] == 1
+    assert app.inspector.stats(["default"])[0].archived == 1
     form = {"csrf_token": token, "action": "archive", "scope": "all", "state": "scheduled"}
     c.post("/queue/queues/default/bulk", data=form)
     row = app.inspector.stats(["default"])[0]
-    assert (row["scheduled"], row["archived"]) == (0, 3)
+    assert (row.scheduled, row.archived) == (0, 3)
     form = {"csrf_token": token, "action": "retry", "scope": "all", "state": "archived"}
     c.post("/queue/queues/default/bulk", data=form)
-    assert app.inspector.stats(["default"])[0]["pending"] == 6
+    assert app.inspector.stats(["default"])[0].pending == 6
     # nothing selected: a message, nothing done
     c.post("/queue/queues/default/bulk", data={"csrf_token": token, "action": "delete"})
     assert "select at least one task" in c.get("/queue").text
@@ -153,10 +159,18 @@ def test_cancel_an_active_task(app: App, session: Any) -> None:
     assert app.inspector.cancel_requested("default", [active])
     detail = c.get(f"/queue/api/queues/default/tasks/{active}").json()
     assert detail["task"]["cancel_requested"] is not None
-    # a task that is not active cannot be cancelled
+    # a waiting task is archived at once, naming the dashboard
     pending = app.inspector.tasks("default", "pending")[0].id
+    page = c.get("/queue/queues/default?state=pending").text
+    assert f"/tasks/{pending}/cancel" in page
     r = c.post(f"/queue/api/queues/default/tasks/{pending}/cancel", headers={"X-CSRF-Token": token})
-    assert r.status_code == 409 and "not active" in r.json()["error"]
+    assert r.status_code == 200 and r.json()["requested"] is False
+    done = app.inspector.find(pending)
+    assert done.state == "archived"
+    assert done.error == "cancelled by the dashboard while it was pending"
+    # a task that ended cannot be cancelled
+    r = c.post(f"/queue/api/queues/default/tasks/{pending}/cancel", headers={"X-CSRF-Token": token})
+    assert r.status_code == 409 and "archived already" in r.json()["error"]
 
 
 def test_search_by_id_payload_and_error(app: App, admin: Any) -> None:
@@ -254,6 +268,27 @@ def test_servers_page_marks_dead_servers(app: App, admin: Any) -> None:
     assert status["host-a:1:aa"] == "live" and status["host-b:2:bb"] == "dead"
     assert data["live"] >= 1 and data["dead"] == 1
     assert "dead" in admin.get("/queue/servers").text
+
+
+def test_servers_page_names_servers_and_a_stopped_one_holds_no_task(app: App, admin: Any) -> None:
+    held = [{"id": "t-1", "queue": "default", "type": "demo:greet"}]
+    heartbeat(app, "host-a:1:aa", name="billing", active=held, active_count=1)
+    heartbeat(app, "host-c:3:cc", name="old", active=held, active_count=1)
+    from .helpers import asyncio_run_sampler, remove_server
+
+    asyncio_run_sampler(app)  # keeps a copy of each live record
+    remove_server(app, "host-c:3:cc")  # a clean stop
+    servers = {s["id"]: s for s in admin.get("/queue/api/servers").json()["servers"]}
+    stopped = servers["host-c:3:cc"]
+    assert stopped["status"] == "stopped"
+    assert stopped["active"] == [] and stopped["active_count"] == 0
+    assert [t["id"] for t in servers["host-a:1:aa"]["active"]] == ["t-1"]
+    page = admin.get("/queue/servers").text
+    assert '<b data-bind="name">billing</b>' in page
+    assert "default \u00d71" in page and "{&#34;default&#34;" not in page
+    row = page[page.index('data-k="host-c:3:cc"') :]
+    row = row[: row.index("</tr>")]
+    assert "t-1" not in row and ">none</span>" in row
 
 
 def test_plugins_page_masks_secrets_and_lists_broken(admin: Any) -> None:

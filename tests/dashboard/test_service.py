@@ -138,7 +138,7 @@ def test_the_sampler_keeps_one_sample_per_interval(app: App) -> None:
 
     assert asyncio.run(run()) == [True, False, False]
     (sample,) = app.inspector.samples()
-    assert sample["q"]["default"]["pending"] == 1
+    assert sample.q["default"]["pending"] == 1
 
 
 def config(tmp_path: Path, redis_url: str, **server: Any) -> Path:

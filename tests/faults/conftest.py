@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -193,3 +194,14 @@ def check_ticks(items: list[dict[str, Any]], step: int = 1) -> list[int]:
     lost = [(a, b) for a, b in itertools.pairwise(ticks) if b - a != step]
     assert not lost, f"ticks lost between {lost}: {ticks}"
     return ticks
+
+
+def worker_pids(r: redis.Redis, daemon_pids: set[int]) -> list[int]:
+    """The pids of the live worker child processes (not the daemons themselves)."""
+    pids = []
+    for raw in r.mget(r.keys("bingo:server:*")) if r.keys("bingo:server:*") else []:
+        if raw:
+            pid = int(json.loads(raw)["pid"])
+            if pid not in daemon_pids:
+                pids.append(pid)
+    return pids

@@ -14,8 +14,9 @@ from typing import Any
 
 import pymysql
 import pytest
-from conftest import Processes
 from daemon_helpers import wait_until
+
+from .conftest import Processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.mysql]
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import Processes, check_ticks
 from daemon_helpers import Daemon, cli, wait_lines, wait_until
 
 from bingo_core.app import App
+
+from .conftest import Processes, check_ticks
 
 pytestmark = pytest.mark.slow
 

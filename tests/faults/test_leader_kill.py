@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Processes, check_ticks
 from daemon_helpers import Daemon, cli, wait_until
+
+from .conftest import Processes, check_ticks
 
 pytestmark = pytest.mark.slow
 

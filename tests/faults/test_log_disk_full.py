@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Processes
 from daemon_helpers import cli, wait_lines, wait_until
+
+from .conftest import Processes
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import AofRedis, Processes
 from daemon_helpers import wait_until
 
+from bingo_core import Client
 from bingo_core.app import App
+from bingo_core.errors import ServiceUnavailable
+from bingo_core.registry import Registry, TaskRegister
+
+from .conftest import AofRedis, Processes
 
 pytestmark = pytest.mark.slow
 
@@ -78,3 +82,27 @@ def test_redis_sigkill_mid_run_loses_no_acknowledged_task(
     assert "Traceback" not in d.log, d.log
     assert d.proc.poll() is None
     assert d.stop() == 0
+
+
+def test_single_enqueue_with_redis_down_is_one_clear_error(aof_redis: AofRedis) -> None:
+    """The single enqueue's own packed command (a queue it enqueued to lately) meets a
+    Redis that is gone as every other call does: ServiceUnavailable, then works again."""
+    registry = Registry()
+    TaskRegister(registry, "t")("t:noop", _noop)
+    client = Client(redis_url=aof_redis.url, registry=registry)
+    try:
+        client.enqueue("t:noop", {})
+        client.enqueue("t:noop", {})
+        aof_redis.kill()
+        for _ in range(2):  # a pooled connection that broke, then a new one refused
+            with pytest.raises(ServiceUnavailable, match=r"not reachable|refused|closed"):
+                client.enqueue("t:noop", {})
+        aof_redis.start()
+        info = client.enqueue("t:noop", {})
+        assert client.broker.redis.lindex("bingo:{default}:pending", 0).decode() == info.id
+    finally:
+        client.close()
+
+
+async def _noop(ctx: Any, payload: Any) -> None:
+    return None

@@ -4,7 +4,6 @@ once, and the duplicates at-least-once allows are counted."""
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -14,26 +13,16 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import AofRedis, Processes
 from daemon_helpers import wait_until
 
 from bingo_core.app import App
+
+from .conftest import AofRedis, Processes, worker_pids
 
 pytestmark = pytest.mark.slow
 
 N = 10_000
 RECORD = "faults:record"
-
-
-def worker_pids(r: redis.Redis, daemon_pids: set[int]) -> list[int]:
-    """The pids of the live worker child processes (not the daemons themselves)."""
-    pids = []
-    for raw in r.mget(r.keys("bingo:server:*")) if r.keys("bingo:server:*") else []:
-        if raw:
-            pid = int(json.loads(raw)["pid"])
-            if pid not in daemon_pids:
-                pids.append(pid)
-    return pids
 
 
 def test_sigkilled_workers_lose_no_task(
@@ -71,7 +60,7 @@ def test_sigkilled_workers_lose_no_task(
     rng = random.Random(os.getpid())
     kills = 0
     while rclient.llen(RECORD) < N * 0.9 and time.monotonic() - started < 40:
-        time.sleep(rng.uniform(0.3, 1.2))
+        time.sleep(rng.uniform(0.05, 0.3))
         pids = worker_pids(rclient, daemon_pids)
         procs.children.update(pids)
         if pids:

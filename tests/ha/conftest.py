@@ -11,12 +11,13 @@ from typing import Any
 
 import bingo_test_plugin
 import pytest
-from redis_ha import MASTER_NAME, Cluster, SentinelGroup
 
 from bingo_core.app import App
 from bingo_core.config import load_settings
 from bingo_core.plugins import PluginManager
 from bingo_core.registry import Registry
+
+from .redis_ha import MASTER_NAME, Cluster, SentinelGroup
 
 
 @pytest.fixture(scope="module")

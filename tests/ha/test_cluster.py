@@ -10,6 +10,7 @@ when a node is down."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import subprocess
@@ -17,18 +18,26 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from conftest import cluster_redis, write_config
+import redis
 from daemon_helpers import BIN, Daemon
-from redis_ha import Cluster
+from limits_helpers import ENDS, STARTS, install, load, most_at_once, records
 
 from bingo_core.app import App
+from bingo_core.broker import DashboardStore
 from bingo_core.broker.keys import Keys
 from bingo_core.client import AsyncClient, Client
+from bingo_core.config import load_settings
+from bingo_core.plugins import PluginManager
+from bingo_core.records import RecoverResult
 from bingo_core.registry import Registry
 from bingo_core.testing import drain
 from bingo_core.worker import Worker
+
+from .conftest import cluster_redis, write_config
+from .redis_ha import Cluster
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
@@ -94,12 +103,12 @@ def test_every_task_script_on_a_cluster(
     inspector.act("delete", gone.id, "default")
     assert inspector.find(later.id).state == "pending"
 
-    async def lease_then_give_back() -> tuple[int, list[int]]:
+    async def lease_then_give_back() -> tuple[int, RecoverResult]:
         broker = app.async_broker()
         try:
             # requeue.lua: a worker hands a leased task back.
-            _, items = await broker.fetch("default", 1, time.time() + 60, "w-requeue")
-            requeued = await broker.requeue("default", [items[0].decode()], "w-requeue")
+            fetched = await broker.fetch("default", 1, time.time() + 60, "w-requeue")
+            requeued = await broker.requeue("default", [fetched.leased[0].id], "w-requeue")
             # recover.lua: a task whose lease expired goes back to pending.
             await broker.fetch("low", 1, time.time() - 1, "w-gone")
             return requeued, await broker.recover("low", "lease expired")
@@ -107,7 +116,7 @@ def test_every_task_script_on_a_cluster(
             await app.aclose()
 
     requeued, recovered = asyncio.run(lease_then_give_back())
-    assert requeued == 1 and recovered[0] == 1, recovered
+    assert requeued == 1 and recovered.requeued == 1, recovered
 
     # fetch.lua, ack.lua, retry.lua, archive.lua, stats_record.lua: a real worker drains
     # both queues (it waits for work with one BLPOP per queue).
@@ -115,12 +124,17 @@ def test_every_task_script_on_a_cluster(
     values = lines(out)
     assert sorted(values) == sorted(["one", "u", "moved", *(f"m{i}" for i in range(600))])
     assert lines(fail) == ["f", "f"] and lines(skip) == ["s"]
-    stats = {s["queue"]: s for s in inspector.stats()}
-    assert stats["default"]["processed"] == 300 + 3 + 1  # the retried attempt counts
-    assert stats["low"]["archived"] == 1
-    by_type = {r["type"]: r for r in inspector.task_stats(queues=["default"])}
-    assert by_type["test:record"]["processed"] == 302
-    assert by_type["test:fail"]["failed"] == 1
+    stats = {s.queue: s for s in inspector.stats()}
+    assert stats["default"].processed == 300 + 3 + 1  # the retried attempt counts
+    assert stats["low"].archived == 1
+    by_type = {r.type: r for r in inspector.task_stats(queues=["default"])}
+    assert by_type["test:record"].processed == 302
+    assert by_type["test:fail"].failed == 1
+    assert by_type["test:fail"].last_error and by_type["test:fail"].last_error_at
+    failures = inspector.failures()
+    assert [(f.queue, f.type, f.state) for f in failures.failures] == [
+        ("low", "test:skip", "archived")
+    ]
 
     # queue_delete.lua in batches, then the queue is forgotten.
     assert inspector.delete_queue("low", force=True) >= 1
@@ -244,3 +258,120 @@ def test_check_names_each_cluster_node_down(tmp_path: Path) -> None:
             assert "no cluster node answered" in checked.stderr, checked.stderr
         finally:
             cluster.close()
+
+
+def test_dashboard_secret_and_logins_on_a_cluster(
+    cluster: Cluster, make_app: Callable[..., App]
+) -> None:
+    app = make_app(cluster_redis(cluster))
+    store = DashboardStore(app.broker)
+    assert store.swap_secret("", "first") == "first"
+    assert store.swap_secret("stale", "mine") == "first"
+    refs = [f"ref{i}" for i in range(30)]
+    for ref in refs:
+        store.start_session(ref, "admin", 60)
+    keys = [app.broker.keys.dashboard_session(ref) for ref in refs]
+    nodes = {app.broker.redis.get_node_from_key(key).name for key in keys}
+    assert len(nodes) > 1  # the logins are spread over the masters
+    assert store.end_sessions() == len(refs)
+    assert all(store.session_role(ref) is None for ref in refs)
+    assert store.secret() == "first"
+
+
+def limits_app(cluster: Cluster, tmp_path: Path, queue_limits: dict[str, Any]) -> App:
+    """An app on the cluster with the limits test plugin, serving both queues."""
+    install(tmp_path / "plugin")
+    manager = PluginManager()
+    manager.add(load(tmp_path / "plugin"), "limits")
+    return App(
+        load_settings(
+            None,
+            env={},
+            overrides={
+                **{
+                    f"redis.{k}": v if isinstance(v, str) else json.dumps(v)
+                    for k, v in cluster_redis(cluster).items()
+                },
+                "worker.concurrency": "8",
+                "worker.queues": json.dumps(QUEUES),
+                "worker.queueLimits": json.dumps(queue_limits),
+            },
+        ),
+        registry=manager.collect(),
+    )
+
+
+def test_limits_on_a_cluster(cluster: Cluster, tmp_path: Path, redis_url: str) -> None:
+    """A type with a concurrency limit per limit_key value in two queues on different
+    nodes, one of them with a queue limit: fetch's admission and wake-ups and ack's
+    release run in each queue's slot, and every limit holds (the handlers record their
+    start and end times on a plain Redis beside the cluster)."""
+    app = limits_app(cluster, tmp_path, {"low": {"concurrency": 1}})
+    try:
+        Client(app=app).enqueue_many(
+            ("lim:key", {"url": redis_url, "sleep": 0.1, "customer": "ab"[i % 2]}, {"queue": q})
+            for i in range(6)
+            for q in ("default", "low")
+        )
+        asyncio.run(drain(app=app, timeout=30))
+        stats = {s.queue: s for s in app.inspector.stats()}
+    finally:
+        app.close()
+    assert stats["default"].processed == stats["low"].processed == 6
+    assert stats["default"].throttled == stats["low"].throttled == 0
+    plain = redis.Redis.from_url(redis_url)
+    try:
+        done = records(plain, ENDS)
+    finally:
+        plain.close()
+    assert len(done) == 12
+    # Limits count per queue: per customer one at a time in each; "low" one at a time.
+    for customer in "ab":
+        assert most_at_once([d for d in done if d["customer"] == customer]) == 2
+    assert most_at_once(done) == 3
+
+
+def test_rate_limits_and_held_by_on_a_cluster(
+    cluster: Cluster, tmp_path: Path, redis_url: str
+) -> None:
+    """A rate-limited type (10/s) in two queues on different nodes, "low" also limited to
+    5/s: a held-back task says so, and the handlers start at least the spacing apart in
+    each queue (its start times kept in :next, in the queue's slot)."""
+    app = limits_app(cluster, tmp_path, {"low": {"rateLimit": "5/s"}})
+    try:
+        client = Client(app=app)
+        client.enqueue_many(
+            ("lim:rate", {"url": redis_url, "n": i}, {"queue": q})
+            for i in range(5)
+            for q in ("default", "low")
+        )
+
+        async def lease_and_ack() -> None:
+            broker = app.async_broker()
+            try:
+                got = await broker.fetch("default", 10, time.time() + 30, "test")
+                assert len(got.leased) == 1  # the next start is 100 ms on: held
+                await broker.ack("default", [(got.leased[0].id, 0.0, "", "")], "test")
+            finally:
+                await app.aclose()
+
+        asyncio.run(lease_and_ack())
+        assert [(r.type, r.held) for r in app.inspector.throttled(["default"])] == [("lim:rate", 4)]
+        held = app.broker.redis.lrange(KEYS.queue("default").limit("lim:rate", "held"), -1, -1)
+        why = client.info(held[0].decode(), queue="default").held_by or ""
+        assert why.startswith("held back by rate_limit=10/1s (next start in 0."), why
+        asyncio.run(drain(app=app, timeout=30))
+    finally:
+        app.close()
+    plain = redis.Redis.from_url(redis_url)
+    try:
+        starts = records(plain, STARTS)
+    finally:
+        plain.close()
+    assert len(starts) == 9
+    for queue, spacing in (("default", 0.1), ("low", 0.2)):
+        times = sorted(d["start"] for d in starts if d["queue"] == queue)
+        # One task of slack: any span holding k starts lasts at least (k - 2) spacings (a
+        # start delayed by the machine may be followed closely by the next one on time).
+        for i, j in itertools.combinations(range(len(times)), 2):
+            assert times[j] - times[i] > (j - i - 1) * spacing - 0.02, (queue, times)

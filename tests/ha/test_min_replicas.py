@@ -10,13 +10,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from redis_ha import HOST, Servers, wait_until
 
 from bingo_core.app import App
 from bingo_core.broker import CONNECTION_ERRORS
 from bingo_core.broker.connection import NoReplicasError
 from bingo_core.client import Client
 from bingo_core.errors import ServiceUnavailable
+
+from .redis_ha import HOST, Servers, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(60)]
 
@@ -53,7 +54,21 @@ def test_master_without_in_sync_replicas(tmp_path: Path, make_app: Callable[...,
             lambda: servers.client(replica).info("replication")["master_link_status"] == "up",
             10,
         )
+        # The master counts a replica as good only after its first REPLCONF ACK (sent once
+        # a second), which can come after the replica reports its link up.
+        wait_until(
+            "the master counts the replica",
+            lambda: (
+                int(servers.client(master).info("replication").get("min_slaves_good_slaves", 0))
+                >= 1
+            ),
+            10,
+        )
         info = client.enqueue("test:record", payload)
-        assert json.loads(servers.client(replica).hget(f"bingo:{{default}}:t:{info.id}", "msg"))
+        key = f"bingo:{{default}}:t:{info.id}"
+        # The master answered once a replica was counted; the copy reaches it just after.
+        wait_until("the task on the replica", lambda: servers.client(replica).exists(key), 10)
+        assert json.loads(servers.client(replica).hget(key, "msg"))
+        client.broker.close()  # the app closed its own broker in fetch(); the client kept it
     finally:
         servers.close()

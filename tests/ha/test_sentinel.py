@@ -15,13 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import sentinel_redis, write_config
 from daemon_helpers import Daemon, cli
-from redis_ha import SentinelGroup
 
 from bingo_core.app import App
 from bingo_core.client import Client
 from bingo_core.errors import ServiceUnavailable
+
+from .conftest import sentinel_redis, write_config
+from .redis_ha import SentinelGroup
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 

@@ -13,7 +13,7 @@ import pytest
 import redis.exceptions as rexc
 from daemon_helpers import BIN
 
-from bingo_core.broker import connection
+from bingo_core.broker import connection, reach
 from bingo_core.broker.connection import NoMaster, short_reason, unavailable
 from bingo_core.config import load_settings
 from bingo_core.config.settings import RedisSettings
@@ -119,7 +119,7 @@ def test_short_reason() -> None:
     assert short_reason(
         rexc.InvalidResponse('Protocol error, got "H" as reply type byte')
     ).startswith("not a Redis server")
-    assert len(short_reason(rexc.ResponseError("x" * 500))) <= connection.REASON_CHARS
+    assert len(short_reason(rexc.ResponseError("x" * 500))) <= reach.REASON_CHARS
 
 
 def test_sync_client_tries_once_with_a_short_connect_timeout() -> None:

@@ -450,7 +450,7 @@ def test_queue_deleted_by_another_process_is_listed_again_at_the_next_enqueue(ap
     assert app.inspector.find(second.id).queue == "q1"
 
 
-# -- sys_crontab on MySQL (bingo_core/cli/cron.py, store/engine.py) --------------------------
+# -- sys_crontab on MySQL (bingo_core/cli/cron_rows.py, store/engine.py) --------------------------
 
 
 @pytest.mark.mysql
@@ -459,7 +459,7 @@ def test_cron_add_payload_larger_than_its_column_is_bad_input(
 ) -> None:
     # sys_crontab.payload is TEXT (65,535 bytes on MySQL): a larger payload fails with
     # "(1406) Data too long", reported as "database ... is not reachable" (exit 1).
-    # Check its size in UTF-8 bytes with the other LIMITS in cli/cron.py (exit 2).
+    # Check its size in UTF-8 bytes with the other column limits (scheduler/rows.py) (exit 2).
     config = str(
         write_yaml(
             cli_env / "bingo.yaml",
@@ -499,7 +499,7 @@ def test_one_recovery_pass_expires_every_completed_task_due(app: App) -> None:
             await app.aclose()
 
     asyncio.run(one_pass())
-    left = app.inspector.stats(["default"])[0]["completed"]
+    left = app.inspector.stats(["default"])[0].completed
     assert left == 0, f"{left} expired completed task(s) left after one recovery pass"
 
 

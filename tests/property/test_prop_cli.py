@@ -118,6 +118,7 @@ COMMANDS: dict[tuple[str, ...], tuple[list[str], dict[str, str], list[str]]] = {
     ("tasks", "retry"): (["id", "id"], {"--queue": "queue", "--all": "state"}, ["--json"]),
     ("tasks", "delete"): (["id"], {"--queue": "queue", "--all": "state"}, ["--json"]),
     ("tasks", "archive"): (["id"], {"--queue": "queue", "--all": "state"}, ["--json"]),
+    ("tasks", "cancel"): (["id"], {"--queue": "queue"}, ["--json"]),
     ("queues", "list"): ([], {}, ["--json"]),
     ("queues", "pause"): (["queue"], {}, ["--json"]),
     ("queues", "resume"): (["queue"], {}, ["--json"]),

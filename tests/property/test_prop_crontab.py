@@ -30,7 +30,7 @@ from test_prop_cron import specs
 import bingo_core as bingo
 from bingo_core.errors import UsageError
 from bingo_core.registry import Registry
-from bingo_core.scheduler.sync import compile_row
+from bingo_core.scheduler.rows import compile_row
 
 
 class Report(BaseModel):

@@ -125,10 +125,7 @@ def test_three_daemons_leader_killed_each_tick_once(
         assert msgs[task_id]["enqueued_at"] >= ms / 1000 - 0.001
 
     # Both leaders fired; the new one fired the tick(s) due while nobody led, late.
-    history = [
-        json.loads(h)
-        for h in redis_client.lrange(KEYS.scheduler.history(ENTRY), 0, -1)
-    ]
+    history = [json.loads(h) for h in redis_client.lrange(KEYS.scheduler.history(ENTRY), 0, -1)]
     assert sorted(h["tick"] for h in history) == [float(s) for s in seconds]
     late = [h for h in history if h["lateness"] > 0.3]
     assert late, history

@@ -26,6 +26,7 @@ from bingo_core.broker.keys import Keys
 from bingo_core.broker.reader import Reader
 from bingo_core.broker.schedstate import Record, SchedState
 from bingo_core.config import Settings, load_settings
+from bingo_core.records import HistoryItem
 from bingo_core.registry import Registry, ScheduleEntry
 from bingo_core.scheduler.entries import compile_entry
 from bingo_core.scheduler.service import SchedulerService
@@ -183,6 +184,28 @@ async def test_one_leader_and_takeover_on_stop(
 
 
 @sync
+async def test_a_tick_is_built_ahead_and_sent_on_its_fire_time(
+    tmp_path: Path, redis_url: str, registry: Registry, redis_client: redis.Redis
+) -> None:
+    """The leader wakes a few milliseconds before a tick to build its batch; nothing is
+    sent before the tick: every history item was enqueued at or after it, and every task
+    of it was enqueued (its message's time) at or after it."""
+    service = await start(make_settings(tmp_path, redis_url), registry)
+    try:
+        await wait_until(lambda: service.is_leader, 2, "a leader")
+        await asyncio.sleep(2.2)
+    finally:
+        await stop(service)
+    history = Reader(service.app.settings.redis, redis_client).history(TICK, 100)
+    fired = [h for h in history if h.task_id and h.enqueued_at is not None]
+    assert len(fired) >= 2
+    for item in fired:
+        assert item.enqueued_at >= item.tick and (item.lateness or 0) >= 0, item
+        msg = json.loads(redis_client.hget(KEYS.queue("default").task(item.task_id), "msg"))
+        assert msg["enqueued_at"] >= item.tick, msg
+
+
+@sync
 async def test_takeover_after_crash_within_ttl_each_tick_once(
     tmp_path: Path,
     redis_url: str,
@@ -212,8 +235,8 @@ async def test_takeover_after_crash_within_ttl_each_tick_once(
     assert old.ticker.fired + new.ticker.fired == len(seconds)
     # The tick(s) due while no daemon led were fired late by the new leader, not dropped.
     history = reader.history(TICK, 100)
-    assert sorted(h["tick"] for h in history) == [float(s) for s in seconds]
-    assert max(h["lateness"] for h in history) > 0.3
+    assert sorted(h.tick or 0.0 for h in history) == [float(s) for s in seconds]
+    assert max(h.lateness or 0.0 for h in history) > 0.3
 
 
 @sync
@@ -304,7 +327,7 @@ async def test_misfire_fires_late_within_grace_and_counts_older_as_missed(
     await stop(service)
     seconds = assert_each_tick_once(redis_client)
     (entry,) = reader.entries()
-    missed = entry["missed"]
+    missed = entry.missed
     if behind <= grace:
         assert missed == 0
         assert seconds[0] == cursor + 1  # every tick since the cursor, fired late
@@ -314,10 +337,11 @@ async def test_misfire_fires_late_within_grace_and_counts_older_as_missed(
         assert seconds[0] == cursor + missed + 1
         assert f"{missed} tick(s)" in caplog.text and "skipped as missed" in caplog.text
         items = reader.history(TICK, 100)
-        assert {"missed": missed, "from": cursor + 1, "to": cursor + missed} in items
-    late = [h for h in reader.history(TICK, 100) if "lateness" in h]
-    assert max(h["lateness"] for h in late) <= grace + 1
-    assert entry["last_fire"] == seconds[-1] and entry["next_fire"] > entry["last_fire"]
+        assert HistoryItem(missed=missed, from_=cursor + 1, to=cursor + missed) in items
+    late = [h.lateness for h in reader.history(TICK, 100) if h.lateness is not None]
+    assert max(late) <= grace + 1
+    assert entry.last_fire == seconds[-1]
+    assert entry.next_fire is not None and entry.next_fire > entry.last_fire
 
 
 @sync
@@ -342,7 +366,7 @@ async def test_apply_adds_and_removes_entries_at_runtime(
         )
         service.apply([compile_entry(entry, registry, "UTC")], [], [])
         await wait_until(lambda: service.ticker.fired >= 2, 3, "two ticks of the new entry")
-        assert [e["key"] for e in reader.entries()] == ["db:7|row"]
+        assert [e.key for e in reader.entries()] == ["db:7|row"]
         service.apply([], [], ["db:7|row"])
         await asyncio.sleep(0.05)
         fired = service.ticker.fired
@@ -393,9 +417,7 @@ async def test_database_down_static_entries_fire_and_cron_list_shows_state(
     config = str(tmp_path / "bingo.yaml")
     try:
         await wait_until(lambda: service.ticker.fired >= 2, 4, "two ticks")
-        await wait_until(
-            lambda: redis_client.exists(KEYS.scheduler.sync) == 1, 4, "sync status"
-        )
+        await wait_until(lambda: redis_client.exists(KEYS.scheduler.sync) == 1, 4, "sync status")
         listed = await asyncio.to_thread(cli, config, "cron", "list", "--json", "--history", "5")
         table = await asyncio.to_thread(cli, config, "cron", "list")
     finally:

@@ -19,7 +19,8 @@ from pydantic import BaseModel
 
 from bingo_core.registry import Registry, TaskRegister
 from bingo_core.scheduler.entries import CompiledEntry
-from bingo_core.scheduler.sync import CrontabSync, EntryTarget, StoreTrouble
+from bingo_core.scheduler.sync import CrontabSync, EntryTarget
+from bingo_core.scheduler.trouble import StoreTrouble
 from bingo_core.store import Store
 
 SEED_INSERT = """

@@ -4,6 +4,7 @@ malformed messages, leases and idempotency."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import threading
 import time
 from typing import Any
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 import bingo_core as bingo
 from bingo_core import Client
 from bingo_core.app import App
+from bingo_core.broker import scripts
 from bingo_core.registry import TaskRegister
 from bingo_core.testing import drain
 from bingo_core.worker import Worker
@@ -204,8 +206,8 @@ def test_expired_lease_is_recovered(setup: Any, redis_client: Any) -> None:
 
     async def lease_and_die() -> None:
         broker = AsyncBroker(settings.redis)
-        _, items = await broker.fetch("default", 1, time.time() + 0.5, "dead-worker")
-        assert items and items[0].decode() == info.id
+        fetched = await broker.fetch("default", 1, time.time() + 0.5, "dead-worker")
+        assert [t.id for t in fetched.leased] == [info.id]
         await broker.close()
 
     asyncio.run(lease_and_die())
@@ -241,6 +243,49 @@ def test_idle_worker_picks_up_within_milliseconds(setup: Any) -> None:
 
     delays = sorted(asyncio.run(main()))
     assert delays[len(delays) // 2] < 0.1, delays  # far below any polling interval
+
+
+def test_idle_pick_up_is_one_fetch_with_no_script_load(setup: Any, redis_client: Any) -> None:
+    """An idle worker woken by an enqueue runs one fetch (not a second one that finds the
+    queue empty), and loaded its scripts at start: no task's path loads one."""
+    settings, registry, manager, client = setup
+    tasks = 5
+    redis_client.script_flush()
+    seen: list[str] = []
+    fetch = hashlib.sha1(scripts.SOURCES["fetch"].encode()).hexdigest()
+
+    def watch(ready: threading.Event) -> None:
+        with redis_client.monitor() as m:
+            ready.set()
+            while not (command := str(m.next_command()["command"])).endswith("stop-watching"):
+                seen.append(command)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        app = App(settings, registry=registry, manager=manager)
+        runner = asyncio.create_task(Worker(app).run(stop))
+        await asyncio.sleep(0.3)  # idle, blocked on the wake-up list
+        ready = threading.Event()
+        watcher = threading.Thread(target=watch, args=(ready,))
+        watcher.start()
+        ready.wait(5)
+        for i in range(tasks):
+            EVENTS.clear()
+            await asyncio.to_thread(client.enqueue, "t:ok", {"n": i})
+            while not EVENTS:
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(0.03)
+        redis_client.echo("stop-watching")
+        await asyncio.to_thread(watcher.join, 5)
+        stop.set()
+        await runner
+        await app.aclose()
+
+    asyncio.run(main())
+    fetches = [c for c in seen if c.startswith(f"EVALSHA {fetch}")]
+    # At most one more: the idle BLPOP's 1 s timeout may fall in the window.
+    assert tasks <= len(fetches) <= tasks + 1, fetches
+    assert not [c for c in seen if c.upper().startswith("SCRIPT")], seen
 
 
 def test_graceful_shutdown_requeues_unfinished_to_head(setup: Any, redis_client: Any) -> None:

@@ -20,6 +20,7 @@ from bingo_core import Client
 from bingo_core.app import App
 from bingo_core.broker import AsyncBroker, Broker, scripts
 from bingo_core.broker.keys import Keys
+from bingo_core.records import FetchResult, Move, RecoverResult
 from bingo_core.registry import TaskRegister
 from bingo_core.worker import Worker
 
@@ -53,8 +54,8 @@ def on_broker(settings: Any, fn: Callable[[AsyncBroker], Awaitable[Any]]) -> Any
     return asyncio.run(main())
 
 
-def fetch(settings: Any, n: int = 10) -> tuple[str, list[Any]]:
-    result: tuple[str, list[Any]] = on_broker(
+def fetch(settings: Any, n: int = 10) -> FetchResult:
+    result: FetchResult = on_broker(
         settings, lambda b: b.fetch("default", n, time.time() + 30, "w1")
     )
     return result
@@ -65,9 +66,10 @@ def test_a_task_key_that_is_not_a_hash_is_kept_aside_and_archived(
 ) -> None:
     redis_client.rpush(f"{Q.task_prefix}X", "a", "list")
     redis_client.lpush(Q.pending, "X")
-    _, items = fetch(bingo_settings)
-    assert [items[0].decode(), int(items[2])] == ["X", -1]
-    reason = items[1].decode()
+    fetched = fetch(bingo_settings)
+    assert fetched.leased == []
+    ((task_id, reason),) = fetched.unusable
+    assert task_id == "X"
     assert f"key {Q.task('X')} held a list, not a task hash" in reason
     assert f"renamed to {Q.base}:malformed:X" in reason
     assert redis_client.lrange(f"{Q.base}:malformed:X", 0, -1) == ["a", "list"]
@@ -87,10 +89,11 @@ def test_a_pending_id_without_record_or_msg_is_reported(
 ) -> None:
     redis_client.hset(Q.task("NOMSG"), "state", "pending")
     redis_client.lpush(Q.pending, "GHOST", "NOMSG")
-    _, items = fetch(bingo_settings)
-    got = {items[i].decode(): (items[i + 1].decode(), int(items[i + 2])) for i in (0, 3)}
-    assert got["GHOST"] == (f"no task record: key {Q.task('GHOST')} does not exist", -1)
-    assert got["NOMSG"] == (f"malformed: task hash {Q.task('NOMSG')} has no msg field", -1)
+    fetched = fetch(bingo_settings)
+    got = dict(fetched.unusable)
+    assert fetched.leased == [] and fetched.popped == 2
+    assert got["GHOST"] == f"no task record: key {Q.task('GHOST')} does not exist"
+    assert got["NOMSG"] == f"malformed: task hash {Q.task('NOMSG')} has no msg field"
     assert redis_client.zscore(Q.archived, "NOMSG") is not None
     assert redis_client.llen(Q.pending) == 0
 
@@ -102,6 +105,7 @@ def test_a_pending_id_without_record_or_msg_is_reported(
         (Q.lease, "list", "zset"),
         (Q.retry, "string", "zset"),
         (Q.notify, "hash", "list"),
+        (Q.throttled, "list", "zset"),
     ],
 )
 def test_a_queue_key_of_the_wrong_type_fails_the_fetch_naming_it_before_any_write(
@@ -135,7 +139,7 @@ def test_recover_archives_an_expired_lease_whose_task_key_is_broken(
     redis_client.zadd(Q.lease, {"BAD": past, "GONE": past})
     redis_client.set(Q.task("BAD"), "garbage")
     result = on_broker(bingo_settings, lambda b: b.recover("default", "lost"))
-    assert result == [0, 0, 0, 1, 1]
+    assert result == RecoverResult(malformed=1, missing=1)
     assert redis_client.get(f"{Q.base}:malformed:BAD") == "garbage"
     assert redis_client.zscore(Q.archived, "BAD") is not None
     assert redis_client.zcard(Q.lease) == 0
@@ -147,7 +151,7 @@ def test_task_move_on_a_task_key_that_is_not_a_hash(bingo_settings: Any, redis_c
         for action in ("delete", "archive"):
             redis_client.set(Q.task(action), "garbage")
             redis_client.lpush(Q.pending, action)
-            assert broker.task_move("default", action, action) == 1
+            assert broker.task_move("default", action, action) is Move.DONE
         assert redis_client.llen(Q.pending) == 0
         assert not redis_client.exists(Q.task("delete"))
         assert redis_client.hget(Q.task("archive"), "state") == "archived"

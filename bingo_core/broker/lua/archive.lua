@@ -7,6 +7,10 @@
 -- KEYS[5] -> P:{q}:failed
 -- KEYS[6] -> P:{q}:failed:<date>
 -- KEYS[7] -> P:{q}:t:          (task key prefix: a task hash is KEYS[7] .. id)
+-- KEYS[8] -> P:{q}:limit:      (limit key prefix, see _limits.lua)
+-- KEYS[9] -> P:{q}:throttled
+-- KEYS[10] -> P:{q}:pending
+-- KEYS[11] -> P:{q}:notify
 -- ARGV[1] -> id
 -- ARGV[2] -> worker id ("" to skip the ownership check)
 -- ARGV[3] -> error text
@@ -14,6 +18,8 @@
 -- ARGV[5] -> archive max size (tasks)
 -- ARGV[6] -> archive cutoff: tasks archived before it are deleted (epoch seconds)
 -- ARGV[7] -> TTL of the daily counters (seconds)
+-- Frees a limited task's concurrency slot (the next held task of its subject goes to the
+--   head of pending) when this worker held it.
 -- Returns 1, or 0 when this worker no longer held the task.
 -- Fails before any write, naming the key, when KEYS[1], KEYS[2] or the task key holds the
 --   wrong type (the task stays leased; the recoverer deals with it when the lease ends).
@@ -29,10 +35,14 @@ end
 if ARGV[2] ~= "" and redis.call("HGET", tkey, "worker") ~= ARGV[2] then
   return 0
 end
-redis.call("ZREM", KEYS[1], ARGV[1])
+if redis.call("ZREM", KEYS[1], ARGV[1]) == 1 then
+  lim_release(KEYS[8], KEYS[9], KEYS[10], KEYS[11], ARGV[1], redis.call("HGET", tkey, "lim"))
+end
 redis.call("HSET", tkey, "state", "archived", "error", ARGV[3], "failed_at", ARGV[4])
 redis.call("HDEL", tkey, "worker")
+bingo_wake(prefix, ARGV[1], "a")
 redis.call("ZADD", KEYS[2], ARGV[4], ARGV[1])
+lim_nudge(KEYS[10], KEYS[11])  -- a slot freed: wake a worker a queue limit held back
 for k = 3, 6 do
   redis.pcall("INCR", KEYS[k])
 end

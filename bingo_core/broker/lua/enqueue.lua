@@ -6,9 +6,10 @@
 -- KEYS[5..] -> the unique locks P:{q}:unique:<digest> and the scheduler tick dedupe keys
 --   P:{q}:tick:<entry>:<ms> of the tasks below, each referred to by its index in KEYS
 -- ARGV[1] -> now (epoch seconds)
--- then 7 values per task:
+-- then 8 values per task:
 --   id, msg (JSON), process_at (epoch s, 0 = now), index of its unique lock in KEYS
---   (0 = none), unique TTL (ms), index of its dedupe key in KEYS (0 = none), dedupe TTL (ms)
+--   (0 = none), unique TTL (ms), index of its dedupe key in KEYS (0 = none), dedupe TTL
+--   (ms), lim (the task's limits, "" = none: kept in the hash's lim field for fetch.lua)
 -- Fails before any write, with an error naming the key, when the pending list, the
 --   scheduled zset or the wake-up list holds the wrong type.
 -- Returns one value per task: 1 enqueued, 0 task id exists, -1 unique lock held, or, when
@@ -26,7 +27,7 @@ local prefix = KEYS[4]
 local now = tonumber(ARGV[1])
 local out = {}
 local wake = false
-for b = 2, #ARGV, 7 do
+for b = 2, #ARGV, 8 do
   local id = ARGV[b]
   local tkey = prefix .. id
   local at = tonumber(ARGV[b + 2])
@@ -47,6 +48,9 @@ for b = 2, #ARGV, 7 do
     redis.call("HSET", tkey, "msg", ARGV[b + 1], "state", "pending")
     redis.call("LPUSH", KEYS[1], id)
     wake = true
+  end
+  if code == 1 and ARGV[b + 7] ~= "" then
+    redis.call("HSET", tkey, "lim", ARGV[b + 7])
   end
   out[#out + 1] = code
 end

@@ -41,6 +41,7 @@ for _, id in ipairs(expired) do
     if retried >= max_retry then
       redis.call("HSET", tkey, "state", "archived", "error", ARGV[3], "failed_at", now)
       redis.call("ZADD", KEYS[3], now, id)
+      bingo_wake(prefix, id, "a")
       archived = archived + 1
     else
       redis.call("HSET", tkey, "retried", retried + 1, "state", "pending", "error", ARGV[3],

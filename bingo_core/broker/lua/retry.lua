@@ -6,12 +6,18 @@
 -- KEYS[5] -> P:{q}:failed
 -- KEYS[6] -> P:{q}:failed:<date>
 -- KEYS[7] -> P:{q}:t:          (task key prefix: a task hash is KEYS[7] .. id)
+-- KEYS[8] -> P:{q}:limit:      (limit key prefix, see _limits.lua)
+-- KEYS[9] -> P:{q}:throttled
+-- KEYS[10] -> P:{q}:pending
+-- KEYS[11] -> P:{q}:notify
 -- ARGV[1] -> id
 -- ARGV[2] -> worker id
 -- ARGV[3] -> retry at (epoch seconds)
 -- ARGV[4] -> error text
 -- ARGV[5] -> now (epoch seconds)
 -- ARGV[6] -> TTL of the daily counters (seconds)
+-- Frees a limited task's concurrency slot (the next held task of its subject goes to the
+--   head of pending).
 -- Returns 1, or 0 when this worker no longer held the task.
 -- Fails before any write, naming the key, when KEYS[1], KEYS[2] or the task key holds the
 --   wrong type (the task stays leased; the recoverer deals with it when the lease ends).
@@ -32,6 +38,8 @@ redis.call("HSET", tkey, "retried", retried + 1, "state", "retry", "error", ARGV
   "failed_at", ARGV[5])
 redis.call("HDEL", tkey, "worker")
 redis.call("ZADD", KEYS[2], ARGV[3], ARGV[1])
+lim_release(KEYS[8], KEYS[9], KEYS[10], KEYS[11], ARGV[1], redis.call("HGET", tkey, "lim"))
+lim_nudge(KEYS[10], KEYS[11])  -- a slot freed: wake a worker a queue limit held back
 for k = 3, 6 do
   redis.pcall("INCR", KEYS[k])
 end

@@ -8,10 +8,17 @@
 -- KEYS[7] -> P:{q}:t:          (task key prefix: the task hash is KEYS[7] .. id)
 -- KEYS[8] -> P:{q}:unique:     (unique lock prefix: a deleted task's lock is KEYS[8] .. digest)
 -- ARGV[1] -> id
--- ARGV[2] -> action: "run" (to pending), "archive" or "delete"
+-- ARGV[2] -> action: "run" (to pending), "archive" or "delete" (a waiting task leaves its
+--   dependencies: "run" starts it without them)
 -- ARGV[3] -> now (epoch seconds)
--- Returns 1 done, 0 no such task, -1 already in the target state,
---   -2 the task is active (a worker holds it; act on it when it finishes).
+-- ARGV[4] -> (optional) the state the caller listed the task in: a task no longer in it
+--   is left alone (-1), e.g. a step a workflow's resume put back ("" = any state)
+-- "run" on an archived workflow step puts it back in its workflow, resuming a failed
+--   one; a completed workflow step does not run again (-1): bingo_wf_run in
+--   _wf_resume.lua.
+-- Returns 1 done, 0 no such task, -1 already in the target state (or no longer in
+--   ARGV[4]), -2 the task is active (a worker holds it; act on it when it finishes),
+--   -3 a step of a cancelled workflow ("run": it is not resumed).
 -- A task key that holds no hash can be deleted (the key and the id everywhere) or
 --   archived (its value renamed to P:{q}:malformed:<id>, kept, the id archived with the
 --   reason); "run" fails naming the key.
@@ -58,14 +65,26 @@ local state = redis.call("HGET", tkey, "state")
 if not state then
   return 0
 end
+if ARGV[4] and ARGV[4] ~= "" and state ~= ARGV[4] then
+  return -1
+end
 if state == "active" then
   return -2
 end
 if (action == "run" and state == "pending") or (action == "archive" and state == "archived") then
   return -1
 end
+if action == "run" then
+  local code = bingo_wf_run(KEYS[7], id, state, ARGV[3])
+  if code then
+    return code
+  end
+end
 local where = {pending = 1, scheduled = 2, retry = 3, archived = 4, completed = 5}
 local from = where[state]
+if state == "waiting" then
+  bingo_unlink(KEYS[7], id)
+end
 if from == 1 then
   redis.call("LREM", KEYS[1], 0, id)
 elseif from then
@@ -80,10 +99,12 @@ if action == "delete" then
       redis.call("DEL", ukey)
     end
   end
+  bingo_wake(KEYS[7], id, "d")
   redis.call("DEL", tkey)
 elseif action == "archive" then
   redis.call("HSET", tkey, "state", "archived", "failed_at", ARGV[3])
   redis.call("ZADD", KEYS[4], ARGV[3], id)
+  bingo_wake(KEYS[7], id, "a")
 else
   redis.call("HSET", tkey, "state", "pending")
   redis.call("LPUSH", KEYS[1], id)

@@ -109,6 +109,11 @@ def bingo_register_tasks(register: bingo.TaskRegister) -> None:
 # @bingo.hookimpl
 # def bingo_register_schedules(register: bingo.ScheduleRegister) -> None:
 #     register("0 3 * * *", TASK_TYPE, payload={"name": "night shift"})
+#
+# A schedule may start a workflow instead (each tick once): give a bingo.step, chain or
+# group where the type goes, e.g.
+#     register("0 4 * * *", bingo.chain(bingo.step(TASK_TYPE, {"name": "a"}),
+#                                       bingo.step(TASK_TYPE, {"name": "b"})), name="two")
 ''')
 
 TEST = Template('''\

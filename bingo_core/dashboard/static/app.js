@@ -3,13 +3,19 @@
 // A page's <main data-api="URL" data-every="ms"> is fetched every few seconds; elements
 // inside it are updated from the JSON (text only: values are set with textContent or as
 // attributes, never as HTML):
-//   data-bind="a.b" data-fmt="n|pct|bytes|dur|ago|when|json|yes"   text
+//   data-bind="a.b" data-fmt="n|pct|bytes|dur|ago|when|json|queues|yes"   text
 //   data-href / data-action="/queue/queues/{queue}"                 link / form target
 //   data-value="id"  data-title="error"  data-class="state"         value / title / class
+//   data-max="progress.total"                                       a <progress>'s max (1 if none)
 //   data-show="paused"  data-hide="paused"                          visibility
 //   <tbody data-rows="queues" data-key="queue" data-cols="9" data-empty="text">
 //     <template>one row, its bindings relative to the item</template>
 //   <img data-refresh>                                              reloaded every 30 s
+//   <section data-problems="URL" data-flag-words="{kind: word}">   the problems list, and
+//     the words flagging the rows (data-k = queue) of the queue tables and the cards
+//     <div data-card-kind="kind"> (their <span data-card-flag> shown while one is found)
+//   <table data-sortable>: a click on a header sorts the rows by that column (a cell's
+//     data-v, else its text), kept across refreshes; <th data-nosort> does not sort
 (() => {
   "use strict";
   const body = document.body;
@@ -53,6 +59,8 @@
     },
     when: (v) => v ? whenFmt.format(new Date(Number(v) * 1000)) : "-",
     json: (v) => JSON.stringify(v),
+    queues: (v) => Array.isArray(v) ? v.join(", ")
+      : (v && typeof v === "object" ? Object.entries(v).map(([q, w]) => q + " \u00d7" + w).join(", ") : ""),
     yes: (v) => v ? "yes" : "",
     text: (v) => v == null ? "" : String(v),
   };
@@ -86,9 +94,11 @@
       if (d.bind !== undefined) {
         const v = get(data, d.bind);
         el.textContent = (FORMATS[d.fmt || "text"] || FORMATS.text)(v);
+        if (typeof v === "number" || typeof v === "string") d.v = String(v);
       }
       if (d.href) el.setAttribute("href", subst(d.href, data));
       if (d.action) el.setAttribute("action", subst(d.action, data));
+      if (d.max !== undefined) el.max = Number(get(data, d.max)) || 1;
       if (d.value !== undefined) el.value = String(get(data, d.value) ?? "");
       if (d.title !== undefined) el.title = String(get(data, d.title) ?? "");
       if (d.class !== undefined) {
@@ -112,6 +122,12 @@
     const key = list.dataset.key;
     const checked = new Set();
     for (const box of list.querySelectorAll("input[type=checkbox]:checked")) checked.add(box.value);
+    // A <details> opened in a row stays open when the rows are rebuilt (rows need data-k).
+    const opened = new Set();
+    for (const d of list.querySelectorAll(":scope > [data-k] details[open]")) {
+      const row = d.closest("[data-k]");
+      opened.add(row.dataset.k + "#" + [...row.querySelectorAll("details")].indexOf(d));
+    }
     const made = [];
     for (const item of items) {
       const frag = tpl.content.cloneNode(true);
@@ -121,6 +137,7 @@
       for (const box of wrap.querySelectorAll("input[type=checkbox]")) box.checked = checked.has(box.value);
       for (const el of [...wrap.children]) {
         if (key) el.dataset.k = String(get(item, key) ?? "");
+        el.querySelectorAll("details").forEach((d, i) => { if (opened.has(el.dataset.k + "#" + i)) d.open = true; });
         made.push(el);
       }
     }
@@ -162,6 +179,11 @@
       if (!res.ok) throw new Error("HTTP " + res.status);
       const data = await res.json();
       fill(main, data, true);
+      // The problems are read every fifth refresh (they cost more than the figures); the
+      // rows rebuilt by every refresh are flagged again from the last answer.
+      if (ticks % 5 === 0) await problems();
+      markRows();
+      for (const table of document.querySelectorAll("table[data-sortable]")) sortRows(table);
       ticks += 1;
       if (ticks % 10 === 0) {
         for (const img of document.querySelectorAll("img[data-refresh]")) {
@@ -176,6 +198,120 @@
       if (window.console) console.error(e);
     }
   }
+  // -- problems ------------------------------------------------------------------------------
+  const problemsBox = document.querySelector("[data-problems]");
+  let flagged = null;
+  async function problems() {
+    if (!problemsBox) return;
+    const res = await fetch(problemsBox.dataset.problems, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    if (!res.ok) throw new Error("HTTP " + res.status);
+    const found = await res.json();
+    const list = problemsBox.querySelector("[data-problems-list]");
+    const made = [];
+    for (const p of found) {
+      const li = document.createElement("li");
+      li.className = "problem " + p.severity;
+      const part = (tag, cls, text) => {
+        const el = document.createElement(tag);
+        el.className = cls;
+        el.textContent = text;
+        li.append(el, " ");
+      };
+      part("span", "sev " + p.severity, p.severity);
+      part("span", "kind", p.kind);
+      if (p.kind === "workflow_failed") {  // links to the workflow's page
+        const link = document.createElement("a");
+        link.className = "msg";
+        link.href = problemsBox.dataset.workflowUrl + encodeURIComponent(p.subject);
+        link.textContent = p.message;
+        li.append(link, " ");
+      } else part("span", "msg", p.message);
+      if (p.since) part("span", "muted since", "since " + FORMATS.when(p.since));
+      made.push(li);
+    }
+    list.replaceChildren(...made);
+    problemsBox.querySelector("[data-problems-none]").hidden = found.length > 0;
+    problemsBox.querySelector("[data-problems-count]").textContent = String(found.length);
+    const words = JSON.parse(problemsBox.dataset.flagWords || "{}");
+    const kinds = new Map();
+    for (const p of found) if (kinds.get(p.kind) !== "critical") kinds.set(p.kind, p.severity);
+    for (const card of document.querySelectorAll("[data-card-kind]")) {
+      const sev = kinds.get(card.dataset.cardKind);
+      card.classList.remove("flagged", "critical", "warning");
+      if (sev) card.classList.add("flagged", sev);
+      const flag = card.querySelector("[data-card-flag]");
+      if (flag) {
+        flag.hidden = !sev;
+        flag.className = "badge flag " + (sev || "");
+      }
+    }
+    flagged = new Map();
+    for (const p of found) {
+      if (!(p.kind in words)) continue;
+      const f = flagged.get(p.subject) || { words: [], severity: "warning" };
+      f.words.push(words[p.kind]);
+      if (p.severity === "critical") f.severity = "critical";
+      flagged.set(p.subject, f);
+    }
+    markRows();
+  }
+  function markRows() {
+    if (!flagged) return;
+    for (const tr of document.querySelectorAll("tbody[data-rows=queues] > tr[data-k]")) {
+      const f = flagged.get(tr.dataset.k);
+      tr.classList.remove("flagged", "critical", "warning");
+      if (f) tr.classList.add("flagged", f.severity);
+      const box = tr.querySelector("[data-flags]");
+      if (!box) continue;
+      box.replaceChildren(...(f ? f.words : []).map((w) => {
+        const b = document.createElement("span");
+        b.className = "badge flag " + f.severity;
+        b.textContent = w;
+        return b;
+      }));
+    }
+  }
+
+  // -- sortable tables -----------------------------------------------------------------------
+  function cellValue(td) {
+    const el = td && (td.dataset.v !== undefined ? td : td.querySelector("[data-v]"));
+    const raw = el ? el.dataset.v : (td ? td.textContent.trim() : "");
+    const n = Number(raw);
+    return raw !== "" && Number.isFinite(n) ? n : raw.toLowerCase();
+  }
+  function sortRows(table) {
+    const col = Number(table.dataset.sortCol);
+    if (!table.dataset.sortCol || Number.isNaN(col)) return;
+    const dir = table.dataset.sortDir === "desc" ? -1 : 1;
+    const body = table.tBodies[0];
+    const rows = [...body.children].filter((r) => r.tagName === "TR" && r.cells.length > col);
+    rows.sort((a, b) => {
+      const x = cellValue(a.cells[col]), y = cellValue(b.cells[col]);
+      if (typeof x === "number" && typeof y === "number") return (x - y) * dir;
+      return String(x).localeCompare(String(y)) * dir;
+    });
+    body.append(...rows);
+  }
+  for (const table of document.querySelectorAll("table[data-sortable]")) {
+    const heads = [...table.tHead.rows[0].cells];
+    heads.forEach((th, i) => {
+      if (th.hasAttribute("data-nosort")) return;
+      th.tabIndex = 0;
+      th.classList.add("sortable");
+      th.title = "sort by this column";
+      const go = () => {
+        const same = table.dataset.sortCol === String(i);
+        table.dataset.sortCol = String(i);
+        table.dataset.sortDir = same && table.dataset.sortDir !== "desc" ? "desc" : "asc";
+        for (const h of heads) h.removeAttribute("aria-sort");
+        th.setAttribute("aria-sort", table.dataset.sortDir === "desc" ? "descending" : "ascending");
+        sortRows(table);
+      };
+      th.addEventListener("click", go);
+      th.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); go(); } });
+    });
+  }
+
   if (main) {
     status("", "live");
     setInterval(poll, Math.max(1000, Number(main.dataset.every) || 3000));

@@ -7,9 +7,35 @@ data functions.
 
 from __future__ import annotations
 
-from . import crontab, enqueue, overview, plugins, redisinfo, schedules, servers, tasks
+from . import (
+    batches,
+    crontab,
+    enqueue,
+    failures,
+    overview,
+    plugins,
+    problems,
+    redisinfo,
+    schedules,
+    servers,
+    tasks,
+    workflows,
+)
 
 #: Page modules, in navigation order.
-MODULES = [overview, tasks, schedules, crontab, enqueue, servers, plugins, redisinfo]
+MODULES = [
+    overview,
+    problems,
+    batches,
+    tasks,
+    failures,
+    workflows,
+    schedules,
+    crontab,
+    enqueue,
+    servers,
+    plugins,
+    redisinfo,
+]
 
 __all__ = ["MODULES"]

@@ -1,25 +1,34 @@
 """sys_crontab rows: each with its validation status, next fire times and what the sync
-made of it; add, edit, enable, disable and delete, validated exactly as ``cron add``
-validates (:func:`bingo_core.scheduler.sync.compile_row`), with a check before saving."""
+made of it; add, edit, enable, disable and delete, validated by the row rules the sync and
+``cron add`` use (:mod:`bingo_core.scheduler.rows`), with a check before saving."""
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ...cli.cron import LIMITS
-from ...errors import BingoError, CronSpecError, PayloadError, UnknownTaskType, UsageError
+from ...durations import format_duration
+from ...errors import BingoError
+from ...records import SyncStatus
+from ...registry import row_key
+from ...scheduler import rows
+from ...store import CrontabRow
+from ..paths import route_path
+from ..security import DryRun
 from ..web import (
+    READ_ONLY_TEXT,
     ApiError,
     Dash,
     Endpoint,
     Param,
     action_route,
+    can_change,
     error_for,
     error_page,
     form_data,
@@ -29,7 +38,9 @@ from ..web import (
 )
 from .schedules import next_fires
 
-ROW_ID = Param("row_id", int, where="path", minimum=1, maximum=2**63 - 1, description="row id")
+ROW_ID = Param(
+    "row_id", int, where="path", minimum=1, maximum=rows.MAX_ROW_ID, description="row id"
+)
 
 
 class RowBody(BaseModel):
@@ -44,91 +55,42 @@ class RowBody(BaseModel):
     enabled: bool = True
 
 
-def _payload_text(payload: dict[str, Any] | str | None) -> str | None:
-    if payload is None:
-        return None
-    if isinstance(payload, str):
-        return payload if payload.strip() else None
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-
-
-def _field(exc: BaseException) -> str:
-    if isinstance(exc, PayloadError):
-        return "payload"
-    if isinstance(exc, CronSpecError):
-        return "spec"
-    if isinstance(exc, UnknownTaskType):
-        return "type"
-    return "row"
-
-
 def check_row(
     dash: Dash, row_id: int | None, name: str, task_type: str, spec: str, payload: str | None
 ) -> dict[str, Any]:
     """Every problem of a row, by field, the spec's next fire times and the type's payload
-    schema; ``ok`` when the sync would run it (the final word is ``compile_row``'s)."""
-    from ...scheduler.cron import parse_spec
-    from ...scheduler.sync import compile_row, parse_payload
-
-    errors: dict[str, str] = {}
-    values = {"name": name, "type": task_type, "spec": spec}
-    for column, limit in LIMITS.items():
-        value = values[column]
-        if not value.strip():
-            errors[column] = f"{column} must not be empty"
-        elif len(value) > limit:
-            errors[column] = (
-                f"{column} is {len(value)} characters; sys_crontab.{column} holds {limit}"
-            )
+    schema; ``ok`` when the sync would run it."""
     zone = dash.settings.server.timezone
-    fires: list[float] = []
-    if "spec" not in errors:
-        try:
-            parse_spec(spec.strip(), zone)
-            fires = next_fires(spec.strip(), zone)
-        except CronSpecError as exc:
-            errors["spec"] = str(exc)
-    schema = None
-    task = dash.app.registry.tasks.get(task_type)
-    if task is None and "type" not in errors:
-        known = ", ".join(sorted(dash.app.registry.tasks)) or "none"
-        errors["type"] = f"unknown task type {task_type!r} (known: {known})"
-    elif task is not None:
-        schema = task.json_schema()
-    try:
-        data = parse_payload(payload)
-        if task is not None:
-            task.validate_payload(data)
-    except PayloadError as exc:
-        errors["payload"] = str(exc)
-    if not errors:
-        try:
-            compile_row(row_id, name, task_type, spec, payload, dash.app.registry, zone)
-        except UsageError as exc:
-            errors[_field(exc)] = str(exc)
-        except Exception as exc:  # as the sync does: a bug in one row is that row's error
-            errors["row"] = f"{type(exc).__name__}: {exc}"
+    registry = dash.app.registry
+    errors = rows.check_row(row_id, name, task_type, spec, payload, registry, zone)
+    fires = next_fires(spec.strip(), zone) if "spec" not in errors else []
+    task = registry.tasks.get(task_type)
+    schema = task.json_schema() if task is not None else None
     return {"ok": not errors, "errors": errors, "next_fires": fires, "schema": schema}
 
 
-_checks: dict[tuple[Any, ...], dict[str, Any]] = {}
+#: Row checks kept per dashboard (the rows page checks every row it shows).
+MAX_CHECKS = 20000
 
 
-def _cached_check(dash: Dash, row: Any) -> dict[str, Any]:
+def _cached_check(dash: Dash, row: CrontabRow) -> dict[str, Any]:
     """:func:`check_row` of a stored row, kept while the row is unchanged (the fire times
     are computed afresh)."""
-    key = (id(dash), row.id, row.name, row.type, row.spec, row.payload)
-    found = _checks.get(key)
+    checks = dash.row_checks
+    key = (row.id, row.name, row.type, row.spec, row.payload)
+    found = checks.get(key)
     if found is None:
-        if len(_checks) > 20000:
-            _checks.clear()
-        found = _checks[key] = check_row(dash, row.id, row.name, row.type, row.spec, row.payload)
+        if len(checks) > MAX_CHECKS:
+            checks.clear()
+        found = checks[key] = check_row(dash, row.id, row.name, row.type, row.spec, row.payload)
     elif found["ok"]:
         found = {**found, "next_fires": next_fires(row.spec.strip(), dash.settings.server.timezone)}
     return found
 
 
-def _row(dash: Dash, row: Any, published: set[str], sync_errors: dict[str, str]) -> dict[str, Any]:
+def _row(
+    dash: Dash, row: CrontabRow, published: set[str], sync_errors: dict[str, str]
+) -> dict[str, Any]:
     data: dict[str, Any] = row.to_dict()
     data["enabled"] = row.enabled
     check = _cached_check(dash, row)
@@ -136,7 +98,7 @@ def _row(dash: Dash, row: Any, published: set[str], sync_errors: dict[str, str])
     data["valid"] = check["ok"]
     data["error"] = next(iter(check["errors"].values()), None)
     data["next_fires"] = check["next_fires"][:2] if row.enabled else []
-    key = f"db:{row.id}|{row.name}"
+    key = row_key(row.id, row.name)
     data["entry_key"] = key
     data["entry_url"] = dash.url("/schedules/entry", key=key) if key in published else None
     data["sync_error"] = sync_errors.get(str(row.id))
@@ -154,32 +116,32 @@ def _row(dash: Dash, row: Any, published: set[str], sync_errors: dict[str, str])
 
 def row_list(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
     """A page of the rows, each validated."""
-    rows = dash.store().rows()
-    sync = dash.inspector.reader.sync_status() or {}
-    sync_errors = {str(k): str(v) for k, v in (sync.get("errors") or {}).items()}
+    stored = dash.store().rows()
+    sync = dash.inspector.sync_status() or SyncStatus()
+    sync_errors = dict(sync.errors or {})
     offset, limit = args["offset"], args["limit"]
-    page = rows[offset : offset + limit]
-    published = dash.inspector.published(f"db:{r.id}|{r.name}" for r in page)
+    page = stored[offset : offset + limit]
+    published = dash.inspector.published(row_key(r.id, r.name) for r in page)
     shown = [_row(dash, r, published, sync_errors) for r in page]
     return {
         "rows": shown,
-        "total": len(rows),
+        "total": len(stored),
         "offset": offset,
         "limit": limit,
         "has_prev": offset > 0,
-        "has_next": offset + limit < len(rows),
+        "has_next": offset + limit < len(stored),
         "bad": sum(1 for r in shown if r["enabled"] and not r["valid"]),
         "types": sorted(dash.app.registry.tasks),
         "sync": {
-            "db_ok": sync.get("db_ok", True),
-            "last_success": sync.get("last_success"),
+            "db_ok": sync.healthy,
+            "last_success": sync.last_success,
             "interval": dash.settings.scheduler.sync_interval,
         },
         "database": dash.store().display_url,
     }
 
 
-def _get(dash: Dash, row_id: int) -> Any:
+def _get(dash: Dash, row_id: int) -> CrontabRow:
     row = dash.store().get(row_id)
     if row is None:
         raise ApiError(404, f"sys_crontab row {row_id} does not exist", "row_id")
@@ -189,14 +151,14 @@ def _get(dash: Dash, row_id: int) -> Any:
 def row_detail(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
     """One row, validated."""
     row = _get(dash, args["row_id"])
-    sync = dash.inspector.reader.sync_status() or {}
-    sync_errors = {str(k): str(v) for k, v in (sync.get("errors") or {}).items()}
-    published = dash.inspector.published([f"db:{row.id}|{row.name}"])
+    sync = dash.inspector.sync_status() or SyncStatus()
+    sync_errors = dict(sync.errors or {})
+    published = dash.inspector.published([row_key(row.id, row.name)])
     return {"row": _row(dash, row, published, sync_errors)}
 
 
 def _checked(dash: Dash, body: RowBody, row_id: int | None) -> tuple[dict[str, Any], str | None]:
-    text = _payload_text(body.payload)
+    text = rows.payload_column(body.payload)
     check = check_row(dash, row_id, body.name, body.type, body.spec, text)
     return check, text
 
@@ -219,7 +181,7 @@ def add(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
     if not result["ok"]:
         _refuse(result)
     store = dash.store()
-    row_id = store.add(body.name, body.type, body.spec.strip(), text, 1 if body.enabled else 0)
+    row_id = store.add(body.name, body.type, body.spec.strip(), text, rows.status_of(body.enabled))
     return {"row": _get(dash, row_id).to_dict(), "check": result, "note": _note(dash)}
 
 
@@ -237,7 +199,7 @@ def edit(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
         type=body.type,
         spec=body.spec.strip(),
         payload=text,
-        status=1 if body.enabled else 0,
+        status=rows.status_of(body.enabled),
     )
     return {"row": _get(dash, row_id).to_dict(), "check": result, "note": _note(dash)}
 
@@ -245,7 +207,7 @@ def edit(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
 def set_status(dash: Dash, row_id: int, enabled: bool) -> dict[str, Any]:
     """Enable or disable a row (an enabled bad row is reported, as ``cron enable`` does)."""
     row = _get(dash, row_id)
-    dash.store().set_status(row_id, 1 if enabled else 0)
+    dash.store().set_status(row_id, rows.status_of(enabled))
     result = check_row(dash, row.id, row.name, row.type, row.spec, row.payload)
     note = _note(dash)
     if enabled and not result["ok"]:
@@ -271,8 +233,6 @@ def delete(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def _note(dash: Dash) -> str:
-    from ...durations import format_duration
-
     every = format_duration(float(dash.settings.scheduler.sync_interval))
     return f"running daemons apply it at their next sync (within {every}), or at once on SIGUSR1"
 
@@ -328,14 +288,25 @@ def _form_body(form: dict[str, Any]) -> RowBody:
     )
 
 
+def dry_runs(prefix: str) -> list[DryRun]:
+    """Checks of a row write nothing: the read-only key may use them (the API's check,
+    and "Check" on the add and edit forms)."""
+    rows_path = re.escape(f"{prefix}/crontab")
+    return [
+        DryRun(re.escape(f"{prefix}/api/crontab/check")),
+        DryRun(rows_path + r"(/[0-9]+)?", "do", "check"),
+    ]
+
+
 def pages(dash: Dash) -> list[Route]:
     """The rows page, the edit page and their form posts."""
-    from starlette.concurrency import run_in_threadpool
 
     async def save(request: Request) -> Response:
         """Add (no row id) or edit a row from the form; "check" only previews it."""
         form = await form_data(request)
         raw_id = request.path_params.get("row_id")
+        if form.get("do") == "save" and not can_change(request):
+            return await error_page(dash, request, ApiError(403, READ_ONLY_TEXT, "Authorization"))
         try:
             row_id = ROW_ID.parse(raw_id) if raw_id is not None else None
             body = _form_body(form)
@@ -383,7 +354,12 @@ def pages(dash: Dash) -> list[Route]:
         page_route(
             dash, "/crontab/{row_id}", "crontab_edit.html", _edit_page, [ROW_ID], name="crontab_row"
         ),
-        Route(f"{dash.prefix}/crontab/{{row_id}}", save, methods=["POST"], name="crontab_save"),
+        Route(
+            route_path(f"{dash.prefix}/crontab/{{row_id}}"),
+            save,
+            methods=["POST"],
+            name="crontab_save",
+        ),
         action_route(dash, "/crontab/{row_id}/enable", _status_form(True), name="crontab_enable"),
         action_route(
             dash, "/crontab/{row_id}/disable", _status_form(False), name="crontab_disable"

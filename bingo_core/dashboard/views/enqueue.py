@@ -3,42 +3,41 @@ options; checked and enqueued by the client, whose errors are shown as they are.
 
 from __future__ import annotations
 
-import json
+import re
 from typing import Any
+from urllib.parse import unquote
 
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ... import options as opts
-from ...errors import BingoError, PayloadError
-from ..web import ApiError, Dash, Endpoint, Param, error_for, error_page, form_data, page_response
+from ...errors import BingoError, PayloadError, TaskTypeConflict
+from ..security import DryRun, load_json
+from ..web import (
+    READ_ONLY_TEXT,
+    ApiError,
+    Dash,
+    Endpoint,
+    Param,
+    can_change,
+    error_for,
+    error_page,
+    form_data,
+    page_response,
+)
 from ..web import redirect as redirect_to
 
-#: The options the form offers, with a hint each (blank: the type's default).
-FORM_OPTIONS = {
-    "queue": "queue name",
-    "max_retry": "retries before archiving",
-    "timeout": "e.g. 30s, 5m; 0 = none",
-    "process_in": "run after, e.g. 10m",
-    "process_at": "run at, ISO-8601",
-    "deadline": "ISO-8601",
-    "unique": "refuse duplicates for, e.g. 1h",
-    "retention": "keep when done, e.g. 1d",
-    "task_id": "custom id",
-}
+#: The options the form (and the JSON API) offers, with a hint each (blank: the type's
+#: default): the command line's, from the option table.
+FORM_OPTIONS = {o.name: o.help for o in opts.CLI_OPTIONS}
 
 
 def type_options(task: Any) -> dict[str, Any]:
     """A task type's default options, as JSON-ready values."""
-    out = {}
-    for name, default in opts.DEFAULTS.items():
-        if name in opts.PER_TASK_ONLY:
-            continue
-        value = task.options.get(name, default)
-        out[name] = getattr(value, "__qualname__", value) if callable(value) else value
-    return out
+    return opts.type_defaults(task.options)
 
 
 def form_fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -121,6 +120,8 @@ def _enqueue(
     dash: Dash, task_type: str, payload: Any, options: dict[str, Any], check: bool
 ) -> dict[str, Any]:
     if task_type not in dash.app.registry.tasks:
+        if task_type in dash.app.registry.conflicts:  # names the plugins that fought over it
+            raise TaskTypeConflict(task_type, dash.app.registry.conflicts[task_type])
         known = ", ".join(sorted(dash.app.registry.tasks)) or "none"
         raise ApiError(400, f"unknown task type {task_type!r} (known: {known})", "type")
     unknown = sorted(set(options) - set(FORM_OPTIONS))
@@ -132,11 +133,9 @@ def _enqueue(
     if check:
         return {"ok": True, "checked": True, "task": info.to_dict()}
     info = client.enqueue(task_type, payload, **options)
-    return {
-        "ok": True,
-        "task": info.to_dict(),
-        "url": dash.url(f"/queues/{info.queue}/tasks/{info.id}"),
-    }
+    # an item of a batched type is held, no task of its own: the overview lists the batches
+    url = dash.url("/") if info.state == "held" else dash.task_url(info.queue, info.id)
+    return {"ok": True, "task": info.to_dict(), "url": url}
 
 
 def endpoints() -> list[Endpoint]:
@@ -178,7 +177,7 @@ def payload_from_form(fields: list[dict[str, Any]], form: dict[str, Any]) -> dic
             elif f["kind"] == "boolean":
                 payload[name] = raw in ("true", "on", "1")
             elif f["kind"] == "json":
-                payload[name] = json.loads(raw)
+                payload[name] = load_json(raw)
             else:
                 payload[name] = raw
         except ValueError:
@@ -188,10 +187,24 @@ def payload_from_form(fields: list[dict[str, Any]], form: dict[str, Any]) -> dic
     return payload
 
 
+def options_from_form(form: dict[str, Any]) -> dict[str, Any]:
+    """The options filled in (``o.<name>`` fields; blank ones are left out), each read
+    from text as the command line reads it."""
+    options: dict[str, Any] = {}
+    for option in opts.CLI_OPTIONS:
+        text = str(form.get(f"o.{option.name}") or "").strip()
+        if text:
+            options[option.name] = option.text_value(text)
+    return options
+
+
+def dry_runs(prefix: str) -> list[DryRun]:
+    """The enqueue form's "Check" writes nothing: the read-only key may use it."""
+    return [DryRun(re.escape(f"{prefix}/enqueue"), "do", "check")]
+
+
 def pages(dash: Dash) -> list[Route]:
     """The enqueue page (GET shows the form, POST checks or enqueues)."""
-    from starlette.concurrency import run_in_threadpool
-
     type_param = Param("type", default="", max_length=1000)
 
     async def show(request: Request) -> Response:
@@ -215,34 +228,29 @@ def pages(dash: Dash) -> list[Route]:
                 if form.get("mode") == "raw":
                     text = str(form.get("payload_json") or "").strip() or "{}"
                     try:
-                        payload = json.loads(text)
+                        payload = load_json(text)
                     except ValueError as exc:
                         raise PayloadError(f"payload is not valid JSON: {exc}") from None
                 else:
                     payload = payload_from_form(task["fields"], form)
-                options = {
-                    k: str(form.get(f"o.{k}") or "").strip()
-                    for k in FORM_OPTIONS
-                    if str(form.get(f"o.{k}") or "").strip()
-                }
-                if "max_retry" in options:
-                    try:
-                        options["max_retry"] = int(options["max_retry"])  # type: ignore[assignment]
-                    except ValueError:
-                        raise ApiError(
-                            400, "options.max_retry: expected a whole number", "options"
-                        ) from None
+                options = options_from_form(form)
                 done = _enqueue(dash, chosen, payload, options, form.get("do") == "check")
             except (ApiError, BingoError) as exc:
                 err = error_for(exc)
                 return "page", _render(request, chosen, form, None, err, err.status), err.status
             if done.get("checked"):
                 return "page", _render(request, chosen, form, done, None, 200), 200
+            if done["task"]["state"] == "held":
+                return "held", str(done["url"]), 303
             return "redirect", str(done["url"]), 303
 
+        if form.get("do") != "check" and not can_change(request):
+            return await error_page(dash, request, ApiError(403, READ_ONLY_TEXT, "Authorization"))
         kind, value, status = await run_in_threadpool(work)
+        if kind == "held":
+            return redirect_to(dash, request, value, f"held an item of {chosen} for its batch")
         if kind == "redirect":
-            task_id = value.rsplit("/", 1)[-1]
+            task_id = unquote(value.rsplit("/", 1)[-1])
             return redirect_to(dash, request, value, f"enqueued task {task_id}")
         return page_response(dash, request, value, status)
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from starlette.routing import Route
 
 from ...config.settings import is_secret_key, mask_secrets
+from ...plugins.listing import describe
 from ..web import Dash, Endpoint, page_route
 
 
@@ -35,9 +36,7 @@ def masked(prefix: str, value: Any) -> Any:
 
 def plugin_list(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
     """Every plugin, with its settings masked, and the broken ones with their reason."""
-    from ...cli.plugins import collect
-
-    data = collect(dash.app)
+    data = describe(dash.app.manager, dash.app.registry)
     for plugin in data["plugins"]:
         settings = dash.app.plugin_settings(plugin["name"])
         plugin["settings"] = masked(f"plugins.{plugin['name']}", settings) if settings else None

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from ...records import RedisInfo
 from ..web import Dash, Endpoint, page_route
 
 
@@ -18,7 +19,12 @@ def endpoints() -> list[Endpoint]:
     """The Redis page's JSON API."""
     return [
         Endpoint(
-            "GET", "/redis", redis_info, "Redis version, mode, memory, clients, keys", tag="redis"
+            "GET",
+            "/redis",
+            redis_info,
+            "Redis version, mode, memory, clients, keys",
+            tag="redis",
+            response={"redis": RedisInfo},
         )
     ]
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from starlette.routing import Route
 
+from ...records import Leader, ServerInfo
 from ..web import Dash, Endpoint, Param, page_route
 
 #: How long a server that stopped, or whose heartbeat stopped, is still shown (seconds).
@@ -13,24 +15,39 @@ KEEP = 3600.0
 
 
 def server_list(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
-    """Servers with their status, roles, heartbeat age and active tasks."""
-    servers = dash.inspector.server_list(KEEP)
-    for server in servers:
-        for task in server["active"]:
-            queue, task_id = task.get("queue"), task.get("id")
-            task["url"] = dash.url(f"/queues/{queue}/tasks/{task_id}")
+    """Servers (live first, then by name) with their status, roles, heartbeat age and
+    active tasks."""
+    servers = [
+        replace(
+            server,
+            active=[replace(t, url=dash.task_url(t.queue, t.id)) for t in server.active],
+        )
+        for server in dash.inspector.server_list(KEEP)
+    ]
     order = {"live": 0, "dead": 1, "stopped": 2}
-    servers.sort(key=lambda s: (order.get(s["status"], 3), str(s.get("host")), str(s["id"])))
-    live = [s for s in servers if s["status"] == "live"]
+    servers.sort(key=lambda s: (order.get(s.status, 3), s.name or "", str(s.host), s.id))
+    live = [s for s in servers if s.status == "live"]
     return {
         "servers": servers,
         "live": len(live),
-        "dead": sum(1 for s in servers if s["status"] == "dead"),
-        "active": sum(int(s.get("active_count") or 0) for s in live),
-        "concurrency": sum(int(s.get("concurrency") or 0) for s in live),
+        "dead": sum(1 for s in servers if s.status == "dead"),
+        "active": sum(s.active_count or 0 for s in live),
+        "concurrency": sum(s.concurrency or 0 for s in live),
         "leader": dash.inspector.leader(),
         "keep": KEEP,
     }
+
+
+#: The answer of ``GET /servers``.
+SERVERS = {
+    "servers": list[ServerInfo],
+    "live": int,
+    "dead": int,
+    "active": int,
+    "concurrency": int,
+    "leader": Leader,
+    "keep": float,
+}
 
 
 def endpoints() -> list[Endpoint]:
@@ -42,6 +59,7 @@ def endpoints() -> list[Endpoint]:
             server_list,
             "Daemons and workers (live, dead, stopped) with their active tasks",
             tag="servers",
+            response=SERVERS,
         )
     ]
 

@@ -3,6 +3,8 @@ one task's detail."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -10,6 +12,7 @@ from starlette.routing import Route
 
 from ...errors import TaskNotFound, UsageError
 from ...message import TaskInfo
+from ...records import Many, Maybe, MoveResult, QueueOverview, Shape
 from ..web import ApiError, Dash, Endpoint, Param, action_route, page_route
 from .overview import QUEUE, STATE_NAMES, require_queue
 
@@ -17,12 +20,13 @@ from .overview import QUEUE, STATE_NAMES, require_queue
 SEARCH_SCAN = 2000
 #: Actions per state, as the task pages offer them.
 ACTIONS_BY_STATE = {
-    "pending": ("archive", "delete"),
+    "pending": ("cancel", "archive", "delete"),
     "active": ("cancel",),
-    "scheduled": ("run", "archive", "delete"),
-    "retry": ("run", "archive", "delete"),
+    "scheduled": ("run", "cancel", "archive", "delete"),
+    "retry": ("run", "cancel", "archive", "delete"),
     "archived": ("retry", "delete"),
     "completed": ("run", "delete"),
+    "waiting": ("run", "cancel", "archive", "delete"),
 }
 TASK_ACTIONS = ("run", "retry", "archive", "delete", "cancel")
 BULK_ACTIONS = ("run", "retry", "archive", "delete")
@@ -38,15 +42,40 @@ STATE = Param("state", default="pending", choices=STATE_NAMES)
 TASK_ID = Param("task_id", where="path", max_length=200, description="task id")
 
 
-def task_dict(info: TaskInfo, cancel: dict[str, float] | None = None) -> dict[str, Any]:
-    """A task as the pages and the API show it."""
-    out = info.to_dict()
-    out["payload_text"] = _compact(info.payload)
+@dataclass(frozen=True)
+class TaskRow(TaskInfo):
+    """A task as the pages and the API show it: its info, its payload on one line, how
+    long its last attempt ran, when its cancel was asked, the actions its state allows,
+    and (in a list) its state when it is not the page's (a search by id finds any)."""
+
+    payload_text: str = ""
+    duration: float | None = None
+    cancel_requested: float | None = None
+    actions: list[str] = field(default_factory=list)
+    other_state: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as JSON-ready data (``other_state`` only in a list)."""
+        out = super().to_dict()
+        if self.other_state is None:
+            del out["other_state"]
+        return out
+
+
+def task_row(
+    info: TaskInfo, cancel: dict[str, float] | None = None, page_state: str | None = None
+) -> TaskRow:
+    """A task as the pages and the API show it; ``page_state``: the state of the list it
+    is shown in."""
     end = info.completed_at or info.failed_at
-    out["duration"] = end - info.started_at if end and info.started_at else None
-    out["cancel_requested"] = (cancel or {}).get(info.id)
-    out["actions"] = list(ACTIONS_BY_STATE.get(info.state, ()))
-    return out
+    return TaskRow(
+        **{f.name: getattr(info, f.name) for f in fields(TaskInfo)},
+        payload_text=_compact(info.payload),
+        duration=end - info.started_at if end and info.started_at else None,
+        cancel_requested=(cancel or {}).get(info.id),
+        actions=list(ACTIONS_BY_STATE.get(info.state, ())),
+        other_state=None if page_state is None else _other(info, page_state),
+    )
 
 
 def _other(info: TaskInfo, state: str) -> str:
@@ -55,8 +84,6 @@ def _other(info: TaskInfo, state: str) -> str:
 
 
 def _compact(value: Any, limit: int = 160) -> str:
-    import json
-
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -66,7 +93,7 @@ def task_list(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
     queue, state = args["queue"], args["state"]
     require_queue(dash, queue)
     inspector = dash.inspector
-    row = inspector.overview([queue])["queues"][0]
+    row = inspector.overview([queue]).queues[0]
     text = (args.get("q") or "").strip()
     where = args.get("where") or "any"
     search: dict[str, Any] | None = None
@@ -81,32 +108,32 @@ def task_list(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
         found = inspector.search(
             queue, state, text, where, start=args["start"], scan=SEARCH_SCAN, limit=limit
         )
-        infos = found["tasks"]
+        infos = found.tasks
         search = {
             "q": text,
             "where": where,
-            "scanned": found["scanned"],
-            "next": found["next"],
+            "scanned": found.scanned,
+            "next": found.next,
             "start": args["start"],
         }
     else:
         infos = inspector.tasks(queue, state, offset=offset, limit=limit)
     active = [t.id for t in infos if t.state == "active"]
     cancel = inspector.cancel_requested(queue, active) if active else {}
-    total = int(row[state])
+    total = row.count(state)
     return {
         "queue": queue,
         "state": state,
         "states": list(STATE_NAMES),
-        "counts": {s: row[s] for s in STATE_NAMES},
+        "counts": {s: row.count(s) for s in STATE_NAMES},
         "info": row,
-        "paused": row["paused"],
+        "paused": row.paused,
         "total": total,
         "offset": offset,
         "limit": limit,
         "has_prev": offset > 0 and search is None,
         "has_next": offset + limit < total and search is None,
-        "tasks": [{**task_dict(t, cancel), "other_state": _other(t, state)} for t in infos],
+        "tasks": [task_row(t, cancel, state) for t in infos],
         "search": search,
         "actions": list(ACTIONS_BY_STATE[state]),
         "bulk_actions": [a for a in ACTIONS_BY_STATE[state] if a in BULK_ACTIONS],
@@ -120,7 +147,7 @@ def task_detail(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
     cancel = (
         dash.inspector.cancel_requested(info.queue, [info.id]) if info.state == "active" else {}
     )
-    task = task_dict(info, cancel)
+    task = task_row(info, cancel)
     entry = None
     if info.source:
         entry = {"key": info.source, "url": dash.url("/schedules/entry", key=info.source)}
@@ -133,8 +160,9 @@ def act(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
     require_queue(dash, queue)
     try:
         if action == "cancel":
-            info = dash.inspector.cancel(task_id, queue)
-            return {"id": info.id, "queue": queue, "action": action, "requested": True}
+            info = dash.inspector.cancel(task_id, queue, by="the dashboard")
+            asked = info.state == "active"
+            return {"id": info.id, "queue": queue, "action": action, "requested": asked}
         info = dash.inspector.act(action, task_id, queue)
     except TaskNotFound:
         raise
@@ -157,7 +185,12 @@ def act_selection(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(400, f"action: expected one of {', '.join(BULK_ACTIONS)}", "action")
     require_queue(dash, args["queue"])
     result = dash.inspector.act_many(body.action, args["queue"], body.ids)
-    return {"queue": args["queue"], "action": body.action, **result}
+    return {
+        "queue": args["queue"],
+        "action": body.action,
+        "done": result.done,
+        "skipped": result.skipped,
+    }
 
 
 def act_all(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +205,27 @@ def act_all(dash: Dash, args: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(409, str(exc), "action") from None
     return {"queue": queue, "state": state, "action": action, "done": done}
 
+
+#: A task as the pages and the API show it (see :class:`TaskRow`).
+TASK = Shape.of(TaskRow, exclude=("extra", "other_state"))
+#: The answer of ``GET /queues/{queue}/tasks``.
+TASK_PAGE = {
+    "queue": str,
+    "state": str,
+    "states": list[str],
+    "counts": dict[str, int],
+    "info": QueueOverview,
+    "paused": bool,
+    "total": int,
+    "offset": int,
+    "limit": int,
+    "has_prev": bool,
+    "has_next": bool,
+    "tasks": Many(Shape.of(TaskRow, exclude=("extra",))),
+    "search": Maybe({"q": str, "where": str, "scanned": int, "next": int | None, "start": int}),
+    "actions": list[str],
+    "bulk_actions": list[str],
+}
 
 PAGING = [
     Param("offset", int, 0, minimum=0, maximum=10**9),
@@ -192,6 +246,7 @@ def endpoints() -> list[Endpoint]:
             "A page of a queue's tasks in one state, or the matches of a bounded search",
             [QUEUE, STATE, *PAGING],
             tag="tasks",
+            response=TASK_PAGE,
         ),
         Endpoint(
             "GET",
@@ -200,14 +255,19 @@ def endpoints() -> list[Endpoint]:
             "One task: payload, options, state, retries, error, timing, result",
             [QUEUE, TASK_ID],
             tag="tasks",
+            response={"task": TASK, "entry": Maybe({"key": str, "url": str})},
         ),
         Endpoint(
             "POST",
             "/queues/{queue}/tasks/{task_id}/{action}",
             act,
-            "Run now, retry, archive, delete or cancel (active) one task",
+            "Run now, retry, archive, delete or cancel one task",
             [QUEUE, TASK_ID, Param("action", where="path", choices=TASK_ACTIONS)],
             tag="tasks",
+            response=Shape(
+                {"id": str, "queue": str, "action": str, "done": bool, "requested": bool},
+                frozenset({"done", "requested"}),
+            ),
         ),
         Endpoint(
             "POST",
@@ -217,6 +277,7 @@ def endpoints() -> list[Endpoint]:
             [QUEUE],
             body=BulkBody,
             tag="tasks",
+            response=Shape.of(MoveResult, queue=str, action=str),
         ),
         Endpoint(
             "POST",
@@ -229,6 +290,7 @@ def endpoints() -> list[Endpoint]:
                 Param("action", where="path", choices=BULK_ACTIONS),
             ],
             tag="tasks",
+            response={"queue": str, "state": str, "action": str, "done": int},
         ),
     ]
 
@@ -237,17 +299,17 @@ def _act_form(dash: Dash, args: dict[str, Any], form: dict[str, Any]) -> tuple[s
     action = args["action"]
     if action not in TASK_ACTIONS:
         raise ApiError(404, f"unknown action {action!r}", "action")
-    act(dash, args)
+    result = act(dash, args)
     done = {
         "run": "moved to pending",
         "retry": "moved to pending",
         "archive": "archived",
         "delete": "deleted",
-        "cancel": "cancel requested",
+        "cancel": "cancel requested" if result.get("requested") else "cancelled (archived)",
     }[action]
     to = ""
     if action == "delete":
-        to = dash.url(f"/queues/{args['queue']}")
+        to = dash.queue_url(args["queue"])
     return to, f"task {args['task_id']}: {done}"
 
 
@@ -267,9 +329,9 @@ def _bulk_form(dash: Dash, args: dict[str, Any], form: dict[str, Any]) -> tuple[
         raise ApiError(400, "select at least one task", "ids")
     require_queue(dash, queue)
     result = dash.inspector.act_many(action, queue, ids)
-    text = f"{LABELS[action].lower()}: {result['done']} task(s)"
-    if result["skipped"]:
-        text += f", {len(result['skipped'])} skipped"
+    text = f"{LABELS[action].lower()}: {result.done} task(s)"
+    if result.skipped:
+        text += f", {len(result.skipped)} skipped"
     return "", text
 
 

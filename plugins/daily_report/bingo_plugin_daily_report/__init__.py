@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib
 import os
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import bingo_plugin_daily_stats as daily_stats
 from bingo_plugin_daily_stats import DaySpec, resolve_day
@@ -42,8 +43,10 @@ from pydantic.alias_generators import to_camel
 
 import bingo_core as bingo
 
-from .render import mail_text, render_csv, render_html
 from .report import Report, build_report
+
+if TYPE_CHECKING:
+    from .render import render_csv, render_html
 
 __all__ = [
     "SCHEDULE",
@@ -123,7 +126,7 @@ def _mail(ctx: bingo.TaskContext, report: Report, path: Path, fmt: str, to: list
     payload = {
         "to": to,
         "subject": f"Bingo daily report {report.day.isoformat()}",
-        "body": mail_text(report, path.name),
+        "body": _render().mail_text(report, path.name),
         "attachments": [
             {
                 "filename": path.name,
@@ -156,7 +159,9 @@ def _run(ctx: bingo.TaskContext, payload: ReportPayload) -> dict[str, Any]:
         errors_per_type=settings.errors_per_type,
     )
     path = report_path(settings.output_dir, day, fmt)
-    _write_atomically(path, render_html(report) if fmt == "html" else render_csv(report))
+    render = _render()
+    text = render.render_html(report) if fmt == "html" else render.render_csv(report)
+    _write_atomically(path, text)
     to = settings.recipients if payload.recipients is None else payload.recipients
     mail_task = _mail(ctx, report, path, fmt, to) if to else None
     ctx.logger.info("daily report for %s written to %s", day.isoformat(), path)
@@ -196,3 +201,15 @@ def bingo_register_schedules(register: bingo.ScheduleRegister) -> None:
     spec = settings.schedule if isinstance(settings, DailyReportSettings) else SCHEDULE
     if spec:
         register(spec, TASK_TYPE, payload={"date": "today"})
+
+
+def _render() -> Any:
+    """:mod:`.render`, imported on first use: Jinja2 loads when a report is written, not
+    when the plugin is loaded (``bingo-scheduler enqueue``, ``plugins``)."""
+    return importlib.import_module(".render", __name__)
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("render_csv", "render_html"):
+        return getattr(_render(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -93,8 +93,8 @@ def day_bounds(day: date, zone: tzinfo) -> tuple[float, float]:
 def archived_between(inspector: Any, queue: str, start: float, end: float) -> list[Any]:
     """The tasks of ``queue`` archived in ``[start, end)``, newest first (of the newest
     ``ARCHIVE_SCAN`` in its archive)."""
-    [stats] = inspector.stats([queue]) or [{"archived": 0}]
-    upper = int(stats.get("archived", 0))
+    found_stats = inspector.stats([queue])
+    upper = found_stats[0].archived if found_stats else 0
     found: list[Any] = []
     scanned = 0
     while upper > 0 and scanned < ARCHIVE_SCAN:

@@ -195,8 +195,10 @@ class NoArchive:
     def queues(self) -> list[str]:
         return ["q"]
 
-    def stats(self, queues: list[str]) -> list[dict[str, Any]]:
-        return [{"queue": q, "archived": 0} for q in queues]
+    def stats(self, queues: list[str]) -> list[Any]:
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(queue=q, archived=0) for q in queues]
 
     def tasks(self, queue: str, state: str, offset: int = 0, limit: int = 50) -> list[Any]:
         return []

@@ -16,15 +16,18 @@ It registers no schedule: drive it from a ``sys_crontab`` row, as the original s
 
 from __future__ import annotations
 
+import importlib
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 import bingo_core as bingo
 
 from .days import DaySpec, check_day, resolve_day
-from .table import TABLE, StatsTableError, read_day, replace_day, stats_table
+
+if TYPE_CHECKING:
+    from .table import StatsTableError, read_day, replace_day, stats_table
 
 __all__ = [
     "TABLE",
@@ -44,6 +47,11 @@ __all__ = [
 ]
 
 TASK_TYPE = "task:daily-stats"
+#: The table the statistics are written to.
+TABLE = "sys_task_stats"
+#: Names of :mod:`.table`, imported on first use: SQLAlchemy loads when a task runs, not
+#: when the plugin is loaded (``bingo-scheduler enqueue``, ``plugins``).
+_TABLE_NAMES = {"StatsTableError", "read_day", "replace_day", "stats_table"}
 #: Keys of the 0.1 settings that no longer exist, and why.
 _REMOVED = {
     "outputDir": "the statistics are written to the sys_task_stats table now",
@@ -81,13 +89,13 @@ def collect_day(inspector: Any, day: date) -> list[dict[str, Any]]:
     for s in inspector.task_stats(day.isoformat()):
         rows.append(
             {
-                "queue": s["queue"],
-                "type": s["type"],
-                "processed": int(s["processed"]),
-                "failed": int(s["failed"]),
-                "p50_ms": round(float(s["p50"]) * 1000, 3),
-                "p95_ms": round(float(s["p95"]) * 1000, 3),
-                "max_ms": round(float(s["duration_max"]) * 1000, 3),
+                "queue": s.queue,
+                "type": s.type,
+                "processed": s.processed,
+                "failed": s.failed,
+                "p50_ms": round(s.p50 * 1000, 3),
+                "p95_ms": round(s.p95 * 1000, 3),
+                "max_ms": round(s.duration_max * 1000, 3),
             }
         )
     return rows
@@ -99,7 +107,7 @@ def record_day(ctx: bingo.TaskContext, day: date) -> int:
     Also used by ``task:daily-report`` to bring the day up to date before reporting."""
     rows = collect_day(ctx.inspector, day)
     with ctx.db() as session:
-        return replace_day(session, day, rows)
+        return _table().replace_day(session, day, rows)
 
 
 def handle_daily_stats(ctx: bingo.TaskContext, payload: StatsPayload) -> dict[str, Any]:
@@ -120,3 +128,13 @@ def bingo_register_settings(register: bingo.SettingsRegister) -> None:
 def bingo_register_tasks(register: bingo.TaskRegister) -> None:
     """Register ``task:daily-stats``."""
     register(TASK_TYPE, handle_daily_stats, payload=StatsPayload, max_retry=3, timeout=60)
+
+
+def _table() -> Any:
+    return importlib.import_module(".table", __name__)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TABLE_NAMES:
+        return getattr(_table(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

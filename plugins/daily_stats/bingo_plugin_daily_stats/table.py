@@ -30,7 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-TABLE = "sys_task_stats"
+from . import TABLE
+
 #: The figures of one row besides its day: what :func:`replace_day` writes.
 FIELDS = ("queue", "type", "processed", "failed", "p50_ms", "p95_ms", "max_ms")
 

@@ -73,8 +73,8 @@ def _when(epoch: float | None, ctx: bingo.TaskContext) -> str:
 
 def latest_archived(inspector: Any, queue: str, task_type: str) -> list[Any]:
     """The newest archived tasks of ``task_type`` in ``queue`` (at most ``LISTED``)."""
-    [stats] = inspector.stats([queue]) or [{"archived": 0}]
-    count = int(stats.get("archived", 0))
+    found = inspector.stats([queue])
+    count = found[0].archived if found else 0
     tasks = inspector.tasks(queue, "archived", offset=max(0, count - SCANNED), limit=SCANNED)
     mine = [t for t in tasks if t.type == task_type]
     mine.sort(key=lambda t: t.failed_at or 0.0, reverse=True)

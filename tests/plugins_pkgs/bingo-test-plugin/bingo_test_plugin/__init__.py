@@ -16,6 +16,10 @@ the payload). Give each task its own path when counting lines.
 - ``test:isolated`` (def, ``isolation="process"``; path, seconds, value): sleeps, then
   appends ``<value>:<pid>``.
 - ``test:redis-record`` (def; url, key, value): ``RPUSH key value`` on the Redis at ``url``.
+- ``test:batch-record`` (def, batched by ``group``: at most 25 items, grace 0.3 s, max_wait
+  2 s; url, key, group, value, seconds): ``RPUSH key:starts <batch task id>``, sleeps
+  ``seconds`` (the first item's), then ``RPUSH key "<batch task id> <value>"`` for every
+  item of the batch, in one command.
 
 Every type retries fast (``retry_backoff=0.1``); ``test:fail`` has ``max_retry=2``.
 
@@ -150,6 +154,26 @@ def handle_redis_record(ctx: bingo.TaskContext, payload: RedisPayload) -> None:
         client.close()
 
 
+class BatchItemPayload(RedisPayload):
+    """One item of a batch: its group and how long the batch's handler sleeps."""
+
+    group: str
+    seconds: float = Field(default=0.0, ge=0)
+
+
+def handle_batch_record(ctx: bingo.TaskContext, items: list[BatchItemPayload]) -> None:
+    """Sleep, then push ``<batch id> <value>`` of every item to a Redis list."""
+    import redis
+
+    client = redis.Redis.from_url(items[0].url)
+    try:
+        client.rpush(items[0].key + ":starts", ctx.task_id)
+        time.sleep(items[0].seconds)
+        client.rpush(items[0].key, *(f"{ctx.task_id} {i.value}" for i in items))
+    finally:
+        client.close()
+
+
 @bingo.hookimpl
 def bingo_register_tasks(register: TaskRegister) -> None:
     """Register the ``test:*`` task types."""
@@ -192,6 +216,14 @@ def bingo_register_tasks(register: TaskRegister) -> None:
         handle_redis_record,
         payload=RedisPayload,
         max_retry=3,
+        retry_backoff=FAST_RETRY,
+    )
+    register(
+        "test:batch-record",
+        handle_batch_record,
+        payload=BatchItemPayload,
+        batch=bingo.Batch(key="group", max_size=25, max_wait="2s", grace="300ms"),
+        max_retry=50,
         retry_backoff=FAST_RETRY,
     )
 

@@ -1,0 +1,1 @@
+"""Fault tests: a package, so each module imports its own conftest by a relative name."""
