@@ -22,6 +22,11 @@ PROJECTS = Makefile pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS))
 pip_install = @echo "installing $(1) into $(VENV) (log: $(INSTALL_LOG))"; \
 	$(PIP) install $(2) >$(INSTALL_LOG) 2>&1 || { cat $(INSTALL_LOG); exit 1; }
 
+# The suite on two processes: files with slow-marked tests run one after another in one
+# of them (tests/conftest.py groups them), everything else beside them.
+# `make test PYTEST_PARALLEL=` runs it in one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadgroup
+
 .PHONY: run test test-oldest install install-test lint bench docs
 
 $(BIN)/python:
@@ -57,7 +62,7 @@ test: $(VENV)/.installed-test
 	step "ruff check" $(BIN)/ruff check bingo_core tests bench plugins; \
 	step "ruff format --check" $(BIN)/ruff format --check bingo_core; \
 	step "mypy" $(BIN)/mypy; \
-	step "pytest" $(BIN)/pytest; \
+	step "pytest" $(BIN)/pytest $(PYTEST_PARALLEL); \
 	for p in $(PLUGIN_DIRS); do \
 	  step "pytest $$p" sh -c 'cd "$$1" && exec "$$2"' sh "$$p" "$(abspath $(BIN))/pytest"; \
 	done; \
@@ -80,7 +85,7 @@ test-oldest: $(OLDEST)/.installed-test
 	@$(OLDEST)/bin/python -m pip list --format=freeze 2>/dev/null | \
 	  grep -iE "^($$(grep -vE '^#|^$$' ci/oldest.txt | cut -d= -f1 | paste -sd'|'))==" | \
 	  paste -sd' ' | sed 's/^/==> pytest on /'
-	$(OLDEST)/bin/pytest
+	$(OLDEST)/bin/pytest $(PYTEST_PARALLEL)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check bingo_core tests bench plugins

@@ -79,6 +79,7 @@ class RedisServer:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="bingo-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.started = False
 
     @property
     def url(self) -> str:
@@ -91,14 +92,29 @@ class RedisServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start it (again, on the same port) and wait until it answers."""
+        """Start it (again, on the same port) and wait until it answers.
+
+        Before its first start the port was only free when it was picked: when another
+        process took it meanwhile (tests running in parallel pick ports too), the server
+        moves to another free port, so a test never talks to somebody else's server."""
+        for _ in range(5):
+            if self._start_once():
+                self.started = True
+                return
+            if self.started:  # a restart must keep its port
+                break
+            self.port = free_port()
+        pytest.fail(f"private redis-server on port {self.port} did not start (port in use)")
+
+    def _start_once(self) -> bool:
+        """Start the process; True once it answers as itself, False if it exited."""
         # lazy: keeps redis out of every pytest run (this plugin loads with pytest)
         import redis
 
         exe = shutil.which("redis-server")
         if exe is None:
             pytest.fail("redis-server is not installed (apt-get install redis-server)")
-        self.proc = subprocess.Popen(
+        self.proc = proc = subprocess.Popen(
             [
                 exe,
                 "--port",
@@ -120,13 +136,17 @@ class RedisServer:
         deadline = time.monotonic() + 10
         try:
             while True:
+                if proc.poll() is not None:
+                    self.proc = None
+                    return False
                 try:
-                    client.ping()
-                    return
+                    if client.info("server")["process_id"] == proc.pid:
+                        return True
                 except redis.ConnectionError:
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"private redis-server on port {self.port} did not start")
-                    time.sleep(0.02)
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"private redis-server on port {self.port} did not start")
+                time.sleep(0.02)
         finally:
             client.close()
 

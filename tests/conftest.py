@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import HealthCheck, settings
 
 from bingo_core.testing import RedisServer
 
@@ -20,6 +21,28 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 # The original service's config file, byte for byte: what its users bring.
 SEED_CONFIG = FIXTURES / "original-bingo-scheduler.yaml"
+
+
+# Property tests run beside real processes (and beside another pytest process under
+# `make test`): a slow example is the machine's load, not a finding.
+settings.register_profile("bingo", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("bingo")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup`` (what ``make test`` runs) each test file is
+    one unit of work (its module fixtures start once), and every file holding a
+    slow-marked test (real daemons, kills, timing) runs in one serial group, so two of
+    them never compete for the machine; the rest, and slow files marked
+    ``parallel_safe`` (browsers, pip installs, benchmark smoke runs), runs beside them."""
+    slow_files = {
+        item.path
+        for item in items
+        if item.get_closest_marker("slow") and not item.get_closest_marker("parallel_safe")
+    }
+    for item in items:
+        group = "slow" if item.path in slow_files else str(item.path.relative_to(ROOT))
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"

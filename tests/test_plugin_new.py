@@ -133,6 +133,7 @@ def _run(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 600) -
 
 
 @pytest.mark.slow
+@pytest.mark.parallel_safe
 @pytest.mark.timeout(1200)
 def test_pip_install_of_the_package_runs_its_task_type_in_a_real_daemon(
     tmp_path: Path, bingo_redis_url: str

@@ -290,6 +290,7 @@ def test_plugins_output_and_config_errors_never_show_the_smtp_password(
 
 
 @pytest.mark.slow
+@pytest.mark.parallel_safe
 def test_the_original_readme_row_runs_daily_stats_in_a_daemon(
     tmp_path: Path, redis_url: str
 ) -> None:

@@ -23,7 +23,7 @@ from .conftest import ADMIN_KEY
 from .helpers import heartbeat, publish_entries, seed, seed_workflows
 from .test_pages import ENTRY
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
 CHROMIUM = "/usr/bin/chromium"
 
 

@@ -14,7 +14,7 @@ from bingo_core.app import App
 from .helpers import seed
 from .test_browser import log_in, page, server, shot
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
 __all__ = ["page", "server"]  # the fixtures this module borrows
 
 

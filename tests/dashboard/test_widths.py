@@ -31,7 +31,7 @@ from .conftest import ADMIN_KEY
 from .helpers import publish_entries, run_async, seed, seed_workflows
 from .test_browser import page, server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
 __all__ = ["page", "server"]  # the fixtures this module borrows
 
 WIDTHS = (390, 1440)

@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -132,6 +133,53 @@ def _children(pid: int) -> set[int]:
         if fields[1] == str(pid):
             found.add(int(stat.parent.name))
     return found
+
+
+class Killer:
+    """SIGKILLs a random live worker process of the given daemons, at most once per
+    50 to 250 ms (:meth:`due`), counting the kills. Call it while enqueuing too: when the
+    machine is slow, the workers may finish everything before an enqueue loop ends."""
+
+    def __init__(self, r: redis.Redis, procs: Processes, daemon_pids: set[int]) -> None:
+        self.r, self.procs, self.daemon_pids = r, procs, daemon_pids
+        self.rng = random.Random(os.getpid())
+        self.kills = 0
+        self.next = time.monotonic() + self.gap()
+
+    def gap(self) -> float:
+        return self.rng.uniform(0.05, 0.25)
+
+    def due(self) -> None:
+        """Kill one if the gap since the last has passed."""
+        if time.monotonic() >= self.next:
+            self.kill()
+
+    def kill(self) -> None:
+        """Kill one now (if one is alive)."""
+        self.next = time.monotonic() + self.gap()
+        pids = [p for p in worker_pids(self.r, self.daemon_pids) if _alive(p)]
+        self.procs.children.update(pids)
+        if pids:
+            try:
+                os.kill(self.rng.choice(pids), signal.SIGKILL)
+                self.kills += 1
+            except ProcessLookupError:
+                pass
+
+    def until(self, done: Callable[[], bool], seconds: float) -> None:
+        """Kill one every gap until ``done()`` or ``seconds`` after the first kill."""
+        end = time.monotonic() + seconds
+        while not done() and time.monotonic() < end:
+            time.sleep(max(0.0, self.next - time.monotonic()))
+            self.kill()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 class Processes:

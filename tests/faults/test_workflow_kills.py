@@ -6,9 +6,6 @@ the last record of every step it waits for)."""
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import bingo_core as bingo
 from bingo_core.app import App
 from bingo_core.workflow import Step
 
-from .conftest import Processes, worker_pids
+from .conftest import Killer, Processes, worker_pids
 
 pytestmark = pytest.mark.slow
 
@@ -49,11 +46,12 @@ def test_sigkilled_workers_and_workflows(
     def runs() -> list[str]:
         return out.read_text().splitlines()
 
+    killer = Killer(rclient, procs, daemon_pids)
     app = App(config=str(cfg))
     try:
-        started = time.monotonic()
         ids = []
         for n in range(FLOWS):
+            killer.due()  # enqueued while the workers run and die
             flow = bingo.chain(
                 step(f"{n}:a"),
                 bingo.group(step(f"{n}:m{i}") for i in range(WIDTH)),
@@ -64,18 +62,7 @@ def test_sigkilled_workers_and_workflows(
         app.close()
 
     total = FLOWS * (WIDTH + 2)
-    rng = random.Random(os.getpid())
-    kills = 0
-    while len(runs()) < total * 0.9 and time.monotonic() - started < 40:
-        time.sleep(rng.uniform(0.05, 0.25))
-        pids = worker_pids(rclient, daemon_pids)
-        procs.children.update(pids)
-        if pids:
-            try:
-                os.kill(rng.choice(pids), signal.SIGKILL)
-                kills += 1
-            except ProcessLookupError:
-                pass
+    killer.until(lambda: len(runs()) >= total * 0.9, 40)
 
     def all_done() -> bool:
         procs.children.update(worker_pids(rclient, daemon_pids))
@@ -99,8 +86,8 @@ def test_sigkilled_workers_and_workflows(
         assert all(firsts[m] > lasts[f"{n}:a"] for m in members), n
         assert firsts[f"{n}:c"] > max(lasts[m] for m in members), n
         assert f"{n}:failed" not in firsts
-    print(f"{FLOWS} workflows, {kills} worker processes SIGKILLed, {len(records)} runs")
-    assert kills >= 3, "the workers were too fast to be killed"
+    print(f"{FLOWS} workflows, {killer.kills} worker processes SIGKILLed, {len(records)} runs")
+    assert killer.kills >= 3, "the workers were too fast to be killed"
     for d in (first, second):
         assert d.proc.poll() is None, d.log
     assert first.stop() == 0 and second.stop() == 0

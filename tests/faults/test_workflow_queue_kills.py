@@ -7,9 +7,6 @@ and every outbox is empty at the end."""
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -22,21 +19,13 @@ import bingo_core as bingo
 from bingo_core.app import App
 from bingo_core.workflow import Step
 
-from .conftest import Processes, worker_pids
+from .conftest import Killer, Processes, worker_pids
 
 pytestmark = pytest.mark.slow
 
 FLOWS = 120
 WIDTH = 6
 QUEUES = ("default", "red", "blue")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_sigkilled_workers_and_workflows_across_queues(
@@ -54,9 +43,6 @@ def test_sigkilled_workers_and_workflows_across_queues(
     first, second = procs.start(cfg), procs.start(cfg)
     daemon_pids = {first.proc.pid, second.proc.pid}
 
-    def live() -> list[int]:  # (a record of an earlier test's worker may linger)
-        return [p for p in worker_pids(rclient, daemon_pids) if alive(p)]
-
     wait_until(lambda: rclient.zcard("bingo:servers") >= 4, 20, "four worker processes")
     out = tmp_path / "record.txt"
     out.touch()
@@ -68,11 +54,12 @@ def test_sigkilled_workers_and_workflows_across_queues(
     def runs() -> list[str]:
         return out.read_text().splitlines()
 
+    killer = Killer(rclient, procs, daemon_pids)
     app = App(config=str(cfg))
     try:
-        started = time.monotonic()
         ids = []
         for n in range(FLOWS):
+            killer.due()  # enqueued while the workers run and die
             flow = bingo.chain(
                 step(f"{n}:a", "red"),
                 bingo.group(step(f"{n}:m{i}", QUEUES[i % 3]) for i in range(WIDTH)),
@@ -84,18 +71,7 @@ def test_sigkilled_workers_and_workflows_across_queues(
         app.close()
 
     total = FLOWS * (WIDTH + 2)
-    rng = random.Random(os.getpid())
-    kills = 0
-    while len(runs()) < total * 0.9 and time.monotonic() - started < 30:
-        time.sleep(rng.uniform(0.05, 0.2))
-        pids = live()
-        procs.children.update(pids)
-        if pids:
-            try:
-                os.kill(rng.choice(pids), signal.SIGKILL)
-                kills += 1
-            except ProcessLookupError:
-                pass
+    killer.until(lambda: len(runs()) >= total * 0.9, 30)
 
     def all_done() -> bool:
         procs.children.update(worker_pids(rclient, daemon_pids))
@@ -124,8 +100,8 @@ def test_sigkilled_workers_and_workflows_across_queues(
         assert all(firsts[m] > lasts[f"{n}:a"] for m in members), n
         assert firsts[f"{n}:c"] > max(lasts[m] for m in members), n
         assert f"{n}:failed" not in firsts
-    print(f"{FLOWS} workflows, {kills} worker processes SIGKILLed, {len(records)} runs")
-    assert kills >= 3, "the workers were too fast to be killed"
+    print(f"{FLOWS} workflows, {killer.kills} worker processes SIGKILLed, {len(records)} runs")
+    assert killer.kills >= 3, "the workers were too fast to be killed"
     for d in (first, second):
         assert d.proc.poll() is None, d.log
     assert first.stop() == 0 and second.stop() == 0
