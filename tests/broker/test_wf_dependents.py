@@ -2,7 +2,9 @@
 step's id in its hash (``dependents`` = ``=<id>``) instead of a dependents set, and a step
 waiting for one task has no ``deps_open``; on a real Redis, through the client and the
 brokers (no worker): the release, a completed member deleted by hand, and a task enqueued
-later with ``depends_on`` on such a step (both go to the set)."""
+later with ``depends_on`` on such a step (both go to the set); and the workflow's one
+packed call (``Broker.enqueue_workflow``) after Redis lost its scripts or on a key of the
+wrong type."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import redis
 import bingo_core as bingo
 from bingo_core import Client
 from bingo_core.app import App
+from bingo_core.errors import MalformedKey
 from bingo_core.registry import Registry, TaskRegister
 
 Q = "bingo:{default}"
@@ -121,3 +124,26 @@ def test_a_task_enqueued_after_the_one_dependent_joins_it_in_the_set(
         assert redis_client.hget(f"{Q}:wf:{wf.id}", "state") == "completed"
     finally:
         app.close()
+
+
+def test_a_workflow_is_written_after_redis_lost_its_scripts_and_a_bad_key_is_named(
+    client: Any, redis_client: redis.Redis
+) -> None:
+    x = bingo.step("t:x")
+    first = client.enqueue_workflow(bingo.chain(x, x))
+    loads = int(redis_client.info("commandstats").get("cmdstat_script|load", {}).get("calls", 0))
+    redis_client.script_flush()
+    second = client.enqueue_workflow(bingo.chain(x, x))
+    stats = redis_client.info("commandstats")
+    assert int(stats["cmdstat_script|load"]["calls"]) > loads
+    for wf in (first, second):
+        assert redis_client.hget(f"{Q}:wf:{wf.id}", "state") == "running"
+        assert fields(redis_client, wf.task_ids[1], "state") == ["waiting"]
+    assert redis_client.smembers("bingo:queues") == {"default"}
+    redis_client.set(f"{Q}:waiting", "x")
+    with pytest.raises(MalformedKey, match=rf"^key {Q}:waiting holds a string, expected a zset$"):
+        client.enqueue_workflow(bingo.chain(x, x))
+    redis_client.delete(f"{Q}:waiting")
+    third = client.enqueue_workflow(bingo.chain(x, x))  # the connection is still usable
+    assert fields(redis_client, third.task_ids[1], "state") == ["waiting"]
+    assert not client.broker.redis.connection_pool._in_use_connections
