@@ -103,6 +103,29 @@ def test_a_member_holds_its_one_dependent_and_the_chord_step_waits_for_all(
         app.close()
 
 
+def test_a_completed_member_archived_by_hand_fails_the_workflow_not_its_dependent(
+    client: Any, redis_client: redis.Redis, bingo_settings: Any, registry: Registry
+) -> None:
+    app = App(bingo_settings, registry=registry)
+    try:
+        x = bingo.step("t:x")
+        wf = client.enqueue_workflow(bingo.chain(x, bingo.group(x, x), x))
+        c = wf.task_ids[3]
+        complete(app, 1)
+        first = complete(app, 1)[0]
+        assert fields(redis_client, first, "state", "dependents") == ["completed", f"={c}"]
+        client.broker.task_move("default", first, "archive")
+        # (its dependent had its result: it is archived by the failure, not as its dependent)
+        assert fields(redis_client, c, "state", "error", "wf_held") == [
+            "archived",
+            f"workflow {wf.id} failed: step {first} was archived",
+            "1",
+        ]
+        assert redis_client.hget(f"{Q}:wf:{wf.id}", "state") == "failed"
+    finally:
+        app.close()
+
+
 def test_a_task_enqueued_after_the_one_dependent_joins_it_in_the_set(
     client: Any, redis_client: redis.Redis, bingo_settings: Any, registry: Registry
 ) -> None:
