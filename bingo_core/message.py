@@ -354,6 +354,12 @@ class TaskInfo:
                 result = from_json(raw_result)
             except ValueError:
                 result = _text(raw_result)
+        depends_on = (
+            tuple(_text(data.get("depends_on") or "").split(",")) if data.get("depends_on") else ()
+        )
+        deps_open = int(_num(data.get("deps_open")) or 0)
+        if state == "waiting" and data.get("deps_open") is None:
+            deps_open = len(depends_on)  # (a workflow step waiting for one task)
         return replace(
             info,
             error=_text(data["error"]) if data.get("error") else info.error,
@@ -364,10 +370,8 @@ class TaskInfo:
             worker=_text(data["worker"]) if data.get("worker") else info.worker,
             result=result,
             progress=TaskProgress.decode(data.get("progress")),
-            depends_on=tuple(_text(data.get("depends_on") or "").split(","))
-            if data.get("depends_on")
-            else (),
-            deps_open=int(_num(data.get("deps_open")) or 0),
+            depends_on=depends_on,
+            deps_open=deps_open,
             batch_items=int(_num(data.get("batch_items")) or 0),
             workflow=_text(data["wf"]) if data.get("wf") else info.workflow,
         )

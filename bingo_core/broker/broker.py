@@ -98,11 +98,59 @@ class Broker(BrokerBase):
     def enqueue_workflow(self, queue: str, call: Call) -> bool:
         """Run a ``wf_enqueue`` call for ``queue``: False when the workflow or a step id
         exists (nothing written)."""
+        if self._plain:
+            written = self._enqueue_packed(queue, call)
+            if written is not None:
+                return bool(written)
         try:
             self.redis.sadd(self.keys.queues, queue)
         except CONNECTION_ERRORS as exc:
             raise connection.unavailable(self.cfg, exc) from None
         return bool(self._call(call))
+
+    def _enqueue_packed(self, queue: str, call: Call) -> Any:
+        """The ``SADD`` of ``queue`` to ``P:queues`` and the script call in one round trip
+        on a pooled plain connection, packed in C (redis-py would encode each of a large
+        workflow's thousands of arguments in Python first). None when Redis lost the
+        script (the caller runs it the usual way, which loads it)."""
+        name, keys, args = call
+        pool = self.redis.connection_pool
+        try:
+            conn = pool.get_connection()
+        except CONNECTION_ERRORS as exc:
+            raise connection.unavailable(self.cfg, exc) from None
+        replies: list[Any] = []
+        sadd: tuple[Any, ...] = ("SADD", self.keys.queues, queue)
+        try:
+            conn.send_packed_command(
+                [
+                    pack_command(sadd),
+                    pack_command(("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)),
+                ]
+            )
+            for _ in range(2):
+                try:
+                    replies.append(conn.read_response())
+                except rexc.ResponseError as exc:  # (read both: the connection stays usable)
+                    replies.append(exc)
+        except CONNECTION_ERRORS as exc:
+            conn.disconnect()
+            raise connection.unavailable(self.cfg, exc) from None
+        except BaseException:
+            conn.disconnect()  # a reply may be left unread
+            raise
+        finally:
+            pool.release(conn)
+        added, written = replies
+        if isinstance(added, Exception):
+            raise added
+        if isinstance(written, rexc.NoScriptError):
+            return None
+        if isinstance(written, rexc.ResponseError):
+            if "WRONGTYPE" in str(written):  # a key of the wrong type: named by the script
+                raise MalformedKey(str(written).removeprefix("WRONGTYPE ")) from None
+            raise written
+        return written
 
     def ping(self) -> None:
         """Raise :class:`ServiceUnavailable` (one line) when Redis does not answer."""

@@ -7,9 +7,13 @@
 -- the count. prefix is the queue's task key prefix P:{q}:t: (in the script's KEYS), so
 -- every key below is in the queue's slot. Call it before the task hash is deleted. Tasks
 -- nobody waits for and nothing depends on cost one HMGET.
--- A task others depend on has "dependents" in its hash and their ids in the set
--- P:{q}:dependents:<id> (enqueue_deps.lua). Each dependent is "waiting" (in P:{q}:waiting)
--- with "deps_open" open dependencies and "depends_on" (its dependency ids, comma-joined).
+-- A task others depend on has "dependents" in its hash: "1", their ids in the set
+-- P:{q}:dependents:<id> (enqueue_deps.lua), or "=<id>", its one dependent, and no set
+-- (wf_enqueue.lua; a second dependent moves both to the set, bingo_dep_add). The field
+-- stays on a completed task (its dependents were told): task_move drops it before a
+-- completed task runs again or is archived. Each dependent is "waiting" (in
+-- P:{q}:waiting) with "deps_open" open dependencies (absent: one) and "depends_on" (its
+-- dependency ids, comma-joined).
 -- "c": each waiting dependent counts one down and, at zero, goes to pending (or to
 -- scheduled at its process_at) with a wake-up token. "a"/"d": each waiting dependent is
 -- archived naming this task, and so on down the chain.
@@ -54,24 +58,58 @@ local function bingo_unlink(prefix, id)
   redis.call("ZREM", base .. "waiting", id)
   local deps = redis.call("HGET", prefix .. id, "depends_on")
   for dep in string.gmatch(deps or "", "[^,]+") do
-    redis.pcall("SREM", base .. "dependents:" .. dep, id)
+    if redis.pcall("HGET", prefix .. dep, "dependents") == "=" .. id then
+      -- (still "1": its dependents in other queues, "relay", are told when it ends)
+      redis.call("HSET", prefix .. dep, "dependents", 1)
+    else
+      redis.pcall("SREM", base .. "dependents:" .. dep, id)
+    end
   end
   redis.call("HDEL", prefix .. id, "deps_open")
 end
-local function bingo_dependents(prefix, id, outcome)
+-- Task id of this queue (its hash exists) gets dependent did of this queue (nil: only
+-- marked as having dependents, its "relay" names their queues).
+local function bingo_dep_add(prefix, dep, did)
+  local cur = redis.call("HGET", prefix .. dep, "dependents")
+  if cur and string.sub(cur, 1, 1) == "=" then
+    if string.sub(cur, 2) == did then
+      return
+    end
+    if not did then  -- (its one dependent here stays in its hash)
+      return
+    end
+    redis.call("SADD", string.sub(prefix, 1, -3) .. "dependents:" .. dep, string.sub(cur, 2))
+  end
+  if did then
+    redis.call("SADD", string.sub(prefix, 1, -3) .. "dependents:" .. dep, did)
+  end
+  if cur ~= "1" then
+    redis.call("HSET", prefix .. dep, "dependents", 1)
+  end
+end
+-- The dependents of task id (one: its hash's "dependents" value, nil when not read) are
+-- told it ended with outcome.
+local function bingo_dependents(prefix, id, outcome, one)
   local base = string.sub(prefix, 1, -3)
   local todo = {id}
+  local ones = {one}  -- (each archived dependent's own "dependents" value)
   local why = {}
   local i = 1
   local now = nil
   while i <= #todo do
     local dep = todo[i]
-    local skey = base .. "dependents:" .. dep
-    -- (SPOP of more than it holds: every member, the set deleted, in one call)
-    local ids = redis.pcall("SPOP", skey, 2147483647)
-    if type(ids) ~= "table" or ids["err"] then
-      redis.call("DEL", skey)
-      ids = {}
+    local ids
+    one = ones[i]
+    if one and string.sub(one, 1, 1) == "=" then
+      ids = {string.sub(one, 2)}
+    else
+      local skey = base .. "dependents:" .. dep
+      -- (SPOP of more than it holds: every member, the set deleted, in one call)
+      ids = redis.pcall("SPOP", skey, 2147483647)
+      if type(ids) ~= "table" or ids["err"] then
+        redis.call("DEL", skey)
+        ids = {}
+      end
     end
     local gone = i > 1 and "archived" or (outcome == "d" and "deleted" or "archived")
     if i == 1 and outcome == "a" and redis.call("HEXISTS", prefix .. dep, "cancel_by") == 1 then
@@ -91,13 +129,15 @@ local function bingo_dependents(prefix, id, outcome)
       if st["err"] == nil and st[1] == "waiting" then
         if outcome == "c" then
           if not c then
-            c = {at = st[2], open = tonumber(st[3]) or 0, add = 0}
+            -- (no "deps_open": it waits for one task)
+            c = {at = st[2], open = tonumber(st[3]) or 1, add = 0, has = st[3] ~= false}
             dep_waiting[dkey] = c
           end
           if dep_defer then
             c.open, c.add = c.open - 1, c.add + 1
           else
             c.open = redis.call("HINCRBY", dkey, "deps_open", -1)
+            c.has = true
           end
           if c.open <= 0 then
             dep_waiting[dkey] = nil
@@ -110,7 +150,9 @@ local function bingo_dependents(prefix, id, outcome)
               redis.call("HSET", dkey, "state", "pending")
               pend[#pend + 1] = did
             end
-            redis.call("HDEL", dkey, "deps_open")
+            if c.has then
+              redis.call("HDEL", dkey, "deps_open")
+            end
           end
         else
           if not now then
@@ -128,6 +170,7 @@ local function bingo_dependents(prefix, id, outcome)
           if f[2] then
             redis.call("HDEL", dkey, "dependents")
             todo[#todo + 1] = did
+            ones[#todo] = f[2]
             bingo_relay_deps(prefix, did, "a")
           end
         end
@@ -413,7 +456,11 @@ local function bingo_wake(prefix, id, outcome, f)
       return
     end
   end
-  if not f[1] and not f[2] and (not f[3] or outcome == "c") then
+  local deps = f[2]
+  if f[4] == "completed" then
+    deps = nil  -- (its dependents were told when it completed)
+  end
+  if not f[1] and not deps and (not f[3] or outcome == "c") then
     return  -- nobody waits, nothing depends on it, no workflow to fail
   end
   bingo_tell(prefix, id, outcome, tonumber(f[1]))
@@ -425,9 +472,11 @@ local function bingo_wake(prefix, id, outcome, f)
       gone = "cancelled"
     end
   end
-  if f[2] then
-    redis.call("HDEL", prefix .. id, "dependents")
-    bingo_dependents(prefix, id, outcome)
+  if deps then
+    if outcome ~= "c" then  -- (a completed task's field stays: it is never read again)
+      redis.call("HDEL", prefix .. id, "dependents")
+    end
+    bingo_dependents(prefix, id, outcome, deps)
     if f[5] then  -- dependents in other queues
       bingo_relay_deps(prefix, id, outcome)
     end

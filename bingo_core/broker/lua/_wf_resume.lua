@@ -22,8 +22,7 @@ local function bingo_wf_back(prefix, sid, now)
     local st = redis.pcall("HGET", prefix .. dep, "state")
     if type(st) == "string" and st ~= "completed" then
       open = open + 1
-      redis.call("SADD", base .. "dependents:" .. dep, sid)
-      redis.call("HSET", prefix .. dep, "dependents", 1)
+      bingo_dep_add(prefix, dep, sid)
     elseif st == false then  -- a parent of another queue waits until its queue answers
       local far = bingo_wf_far_parent(skey, dep)
       if far then

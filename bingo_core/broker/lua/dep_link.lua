@@ -28,6 +28,6 @@ else
   if not known then
     redis.call("HSET", prefix .. id, "relay", rq and (rq .. "," .. dq) or dq)
   end
-  redis.call("HSET", prefix .. id, "dependents", 1)
+  redis.call("HSETNX", prefix .. id, "dependents", 1)  -- (keeps a "=<id>" one, _wake.lua)
 end
 return 1

@@ -4,8 +4,9 @@
 -- P:{q}:waiting (score: enqueued at), its hash holding "deps_open" (how many are open)
 -- and "depends_on" (every dependency id, comma-joined), its id in the set
 -- P:{q}:dependents:<dep> of each open dependency, whose hash gets "dependents" = 1
--- (_wake.lua releases or archives the dependents when the dependency ends). A task with
--- an archived dependency is archived at once, naming it.
+-- (a workflow step's one dependent in its hash, "=<id>", joins that set; _wake.lua
+-- releases or archives the dependents when the dependency ends). A task with an archived
+-- dependency is archived at once, naming it.
 -- KEYS[1] -> P:{q}:pending     (list)
 -- KEYS[2] -> P:{q}:scheduled   (zset)
 -- KEYS[3] -> P:{q}:notify      (list of wake-up tokens)
@@ -100,10 +101,17 @@ while b <= #ARGV do
       redis.call("HSET", tkey, "state", "waiting", "deps_open", #open)
       redis.call("ZADD", KEYS[5], ARGV[1], id)
       for k, dep in ipairs(open) do
-        redis.call("SADD", KEYS[7] .. dep, id)
         if k > m then
-          redis.call("HSET", prefix .. dep, "dependents", 1)
+          -- (a workflow step's one dependent, "=<id>" in its hash, joins the set)
+          local cur = redis.call("HGET", prefix .. dep, "dependents")
+          if cur and string.sub(cur, 1, 1) == "=" then
+            redis.call("SADD", KEYS[7] .. dep, string.sub(cur, 2))
+          end
+          if cur ~= "1" then
+            redis.call("HSET", prefix .. dep, "dependents", 1)
+          end
         end
+        redis.call("SADD", KEYS[7] .. dep, id)
       end
     elseif at > now then
       redis.call("HSET", tkey, "state", "scheduled")

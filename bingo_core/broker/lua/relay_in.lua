@@ -149,7 +149,7 @@ elseif kind == "link" then  -- (ref: id|dependent; value: the dependent's queue)
     if not known then
       redis.call("HSET", tkey, "relay", rq and (rq .. "," .. value) or value)
     end
-    redis.call("HSET", tkey, "dependents", 1)
+    redis.call("HSETNX", tkey, "dependents", 1)  -- (keeps a "=<id>" one, _wake.lua)
   end
 elseif kind == "onf" then
   local wf, id = string.match(ref, "^([^|]*)|(.*)$")

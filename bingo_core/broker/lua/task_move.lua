@@ -82,6 +82,9 @@ if action == "run" then
 end
 local where = {pending = 1, scheduled = 2, retry = 3, archived = 4, completed = 5}
 local from = where[state]
+if state == "completed" then  -- (its dependents were told: see _wake.lua)
+  redis.call("HDEL", tkey, "dependents")
+end
 if state == "waiting" then
   bingo_unlink(KEYS[7], id)
 end

@@ -44,6 +44,9 @@ for i = 3, #ARGV do
     code = -1
   else
     local from = where[state]
+    if state == "completed" then  -- (its dependents were told: see _wake.lua)
+      redis.call("HDEL", tkey, "dependents")
+    end
     if state == "waiting" then
       bingo_unlink(KEYS[7], id)
     end

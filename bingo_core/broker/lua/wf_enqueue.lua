@@ -1,8 +1,10 @@
 -- wf_enqueue: write a whole workflow (Client.enqueue_workflow) in one step: its steps as
 -- tasks of one queue linked by depends_on edges (see enqueue_deps.lua and _wake.lua), and
 -- its record. A step with no dependency goes to pending; the others are "waiting" with
--- "deps_open" = their dependency count, their id in P:{q}:dependents:<dep> of each, whose
--- hash gets "dependents" = 1. Each step's hash holds "wf" (the workflow id): ack.lua
+-- "deps_open" = their dependency count (none for one: _wake.lua), their id in
+-- P:{q}:dependents:<dep> of each, whose hash gets "dependents" = 1; a step of this call
+-- that one step waits for holds its id in its hash instead, "dependents" = "=<id>", and
+-- no set (most steps of a group or chain). Each step's hash holds "wf" (the workflow id): ack.lua
 -- counts it done, _wake.lua fails the workflow when it is archived, cancelled or deleted.
 -- KEYS[1] -> P:{q}:pending     (list)
 -- KEYS[2] -> P:{q}:notify      (list of wake-up tokens)
@@ -58,15 +60,24 @@ local home = ARGV[9]
 local prefix = KEYS[3]
 local steps = {}
 local tkeys = {}
-local has_dependents = {}  -- the steps of this call others here wait for
+local dependents, dep_keys = {}, {}  -- the ids waiting for each id, per id
+local here = {}  -- the steps of this call
 local b = 14
 local argc = #ARGV
 while b <= argc do
   local n = tonumber(ARGV[b + 5])
   steps[#steps + 1] = b
   tkeys[#tkeys + 1] = prefix .. ARGV[b]
+  here[ARGV[b]] = true
   for k = 1, n do
-    has_dependents[ARGV[b + 5 + k]] = true
+    local dep = ARGV[b + 5 + k]
+    local list = dependents[dep]
+    if list == nil then
+      list = {}
+      dependents[dep] = list
+      dep_keys[#dep_keys + 1] = dep
+    end
+    list[#list + 1] = ARGV[b]
   end
   b = b + 6 + n
 end
@@ -80,7 +91,7 @@ for i = 1, #tkeys, 1000 do
   end
 end
 local wf = ARGV[2]
--- Each step's hash is one HSET (with "dependents" when steps here wait for it); the list,
+-- Each step's hash is one HSET (with "dependents" when steps wait for it); the list,
 -- zset and set writes are gathered and made a few calls (CHUNK values at most each).
 local CHUNK = 1000
 local function push(cmd, key, values, per)
@@ -89,7 +100,6 @@ local function push(cmd, key, values, per)
   end
 end
 local roots, waiting, ids = {}, {}, {}
-local dependents, dep_keys = {}, {}
 for _, s in ipairs(steps) do
   local id, msg, lim, n = ARGV[s], ARGV[s + 1], ARGV[s + 2], tonumber(ARGV[s + 5])
   local fields = {"msg", msg, "wf", wf}
@@ -101,7 +111,11 @@ for _, s in ipairs(steps) do
     fields[#fields + 1] = "relay"
     fields[#fields + 1] = ARGV[s + 3]
   end
-  if ARGV[s + 3] ~= "" or has_dependents[id] then
+  local list = dependents[id]
+  if list and #list == 1 then  -- (its one dependent here in its hash, no set)
+    fields[#fields + 1] = "dependents"
+    fields[#fields + 1] = "=" .. list[1]
+  elseif list or ARGV[s + 3] ~= "" then
     fields[#fields + 1] = "dependents"
     fields[#fields + 1] = 1
   end
@@ -116,20 +130,14 @@ for _, s in ipairs(steps) do
   if n > 0 then
     local deps = {}
     for k = 1, n do
-      local dep = ARGV[s + 5 + k]
-      deps[k] = dep
-      local list = dependents[dep]
-      if list == nil then
-        list = {}
-        dependents[dep] = list
-        dep_keys[#dep_keys + 1] = dep
-      end
-      list[#list + 1] = id
+      deps[k] = ARGV[s + 5 + k]
     end
     fields[#fields + 1] = "state"
     fields[#fields + 1] = "waiting"
-    fields[#fields + 1] = "deps_open"
-    fields[#fields + 1] = n
+    if n > 1 then  -- (none: every dependency is open)
+      fields[#fields + 1] = "deps_open"
+      fields[#fields + 1] = n
+    end
     fields[#fields + 1] = "depends_on"
     fields[#fields + 1] = table.concat(deps, ",")
     waiting[#waiting + 1] = ARGV[1]
@@ -144,7 +152,9 @@ for _, s in ipairs(steps) do
 end
 push("ZADD", KEYS[4], waiting, 2)
 for _, dep in ipairs(dep_keys) do
-  push("SADD", KEYS[5] .. dep, dependents[dep], 1)
+  if not here[dep] or #dependents[dep] > 1 then
+    push("SADD", KEYS[5] .. dep, dependents[dep], 1)
+  end
 end
 push("LPUSH", KEYS[1], roots, 1)
 push("RPUSH", KEYS[7], ids, 1)
