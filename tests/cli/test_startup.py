@@ -98,7 +98,7 @@ def test_reads_load_no_plugin(tmp_path: Path, redis_url: str, command: list[str]
     # loaded: no quick command turns them on.
     assert not {m for m in modules if m.startswith("opentelemetry")}
     # The records of the other reads load with the first read that makes one.
-    other = {f"bingo_core.records.{m}" for m in ("schedules", "tasks", "problems")}
+    other = {f"bingo_core.records.{m}" for m in ("schedules", "tasks", "problems", "figures")}
     assert not modules & other, modules & other
     # Only the command's own module and parser: not the other commands'.
     assert not {m for m in modules if m.startswith("bingo_core.cli.")} - {
