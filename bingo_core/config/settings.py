@@ -590,7 +590,7 @@ class Settings(Section):
 
     _plugin_settings: dict[str, Any] = PrivateAttr(default_factory=dict)
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
-    _warnings: list[str] = PrivateAttr(default_factory=list)
+    _warnings: list[str] = PrivateAttr(default_factory=_empty_list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
