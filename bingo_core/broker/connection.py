@@ -23,6 +23,16 @@ from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.sentinel import MasterNotFoundError, Sentinel
 
 from .cluster import make_async_cluster, make_sync_cluster
+
+try:
+    # redis-py 7.1 on: the name and version a client gives in CLIENT SETINFO. Given, the
+    # client does not read its version from the installed distribution's metadata
+    # (importlib.metadata and the e-mail parser: milliseconds of every CLI command).
+    from redis.driver_info import DriverInfo
+except ImportError:  # older redis-py reads it once, at import
+    _DRIVER: dict[str, Any] = {}
+else:
+    _DRIVER = {"driver_info": DriverInfo(lib_version=redis.__version__)}
 from .reach import (
     CONNECTION_ERRORS,
     SENTINEL_DOWN_HINT,
@@ -196,9 +206,10 @@ def make_sync(cfg: RedisSettings, *, blocking: bool = False) -> Any:
             socket_connect_timeout=common["socket_connect_timeout"],
             retry=None,
             max_connections=common.get("max_connections"),
+            **_DRIVER,
         )
     host, port = split(cfg.host)
-    return redis.Redis(host=host, port=port, db=cfg.database, **common)
+    return redis.Redis(host=host, port=port, db=cfg.database, **common, **_DRIVER)
 
 
 def make_async(cfg: RedisSettings, *, blocking: bool = False) -> Any:

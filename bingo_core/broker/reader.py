@@ -13,18 +13,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
+from .. import records
 from ..limits import split_subject, subject_of
-from ..records import (
-    STATES,
-    Batched,
-    MemoryUsage,
-    QueueStats,
-    RedisInfo,
-    Sample,
-    Throttled,
-    TypeStats,
-)
+from ..records import STATES, Batched, QueueStats, Throttled
 from . import connection
 from .connection import CONNECTION_ERRORS
 from .read_base import integer, number, text
@@ -32,6 +25,9 @@ from .read_sched import SchedulerReads
 from .read_servers import ServerReads
 from .read_tasks import TaskReads
 from .scripts import DURATION_BUCKETS, today
+
+if TYPE_CHECKING:
+    from ..records import MemoryUsage, RedisInfo, Sample, TypeStats
 
 
 class Reader(TaskReads, ServerReads, SchedulerReads):
@@ -197,7 +193,7 @@ class Reader(TaskReads, ServerReads, SchedulerReads):
         out = []
         for name, ((p, f, s, m), buckets) in sorted(by_type.items()):
             out.append(
-                TypeStats(
+                records.TypeStats(
                     queue=queue,
                     type=name,
                     processed=int(p),
@@ -256,7 +252,7 @@ class Reader(TaskReads, ServerReads, SchedulerReads):
             sizes = self._run_each(pipe)
             known = [integer(v) for v in sizes if not isinstance(v, Exception) and v]
             per_task = sum(known) / len(known) if known else 0.0
-        return MemoryUsage(
+        return records.MemoryUsage(
             queue=queue,
             bytes=int(structures + per_task * count),
             structures=structures,
@@ -286,7 +282,7 @@ class Reader(TaskReads, ServerReads, SchedulerReads):
                 for queue, counts in (sizes.items() if isinstance(sizes, dict) else ())
                 if isinstance(counts, dict)
             }
-            out.append(Sample(float(data["t"]), per_queue))
+            out.append(records.Sample(float(data["t"]), per_queue))
         return out
 
     # -- Redis ----------------------------------------------------------------------------
@@ -310,7 +306,7 @@ class Reader(TaskReads, ServerReads, SchedulerReads):
         mode = "sentinel" if self.cfg.sentinel is not None else str(info.get("redis_mode", ""))
         if self.cfg.cluster:
             mode = "cluster"
-        return RedisInfo(
+        return records.RedisInfo(
             version=str(info.get("redis_version", "")),
             mode=mode or "standalone",
             address=str(self.cfg.address),

@@ -9,7 +9,6 @@ Secrets are never shown: the value of a secret key (``server.key``, any ``passwo
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import types
@@ -141,6 +140,9 @@ def _unknown(model: type[BaseModel], key: str, source: str) -> str:
     known = _known(model)
     word = key.rsplit(".", 1)[-1].lower()
     folded = {k.lower(): k for k in known}
+    # lazy: difflib only for the hint of an unknown key (an error)
+    import difflib
+
     close = difflib.get_close_matches(word, list(folded), n=1)
     hint = f"; did you mean {folded[close[0]]}?" if close else ""
     where = f" ({source})" if source else ""
@@ -415,6 +417,9 @@ def _warn_unknown_plugins(
     for name in names:
         if _plugin_key(name) in known:
             continue
+        # lazy: difflib only for the hint of an unknown plugin section (a warning)
+        import difflib
+
         close = difflib.get_close_matches(_plugin_key(name), list(known), n=1)
         hint = f"; did you mean {known[close[0]]}?" if close else ""
         listed = ", ".join(sorted(known.values())) or "none"

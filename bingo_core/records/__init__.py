@@ -1,6 +1,6 @@
 """The read side's records: what the broker's reads, the inspector, the CLI and the
-dashboard pass each other, as frozen dataclasses (one module per part: queues, tasks,
-servers, schedules, problems).
+dashboard pass each other, as frozen dataclasses (one module per part: queues, the
+dashboard's figures, tasks, servers, schedules, problems).
 
 Each record gives its JSON (:meth:`Record.to_json`, the shape the CLI's ``--json`` and the
 dashboard's API print) and its JSON schema (:meth:`Record.json_schema`, from which the
@@ -16,21 +16,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .base import STATES, Many, Maybe, Move, Record, Shape, to_json, type_schema
     from .batches import Batched
-    from .problems import PROBLEM_KINDS, QUEUE_KINDS, SEVERITIES, Problem
-    from .progress import TaskProgress
-    from .queues import (
+    from .figures import (
         Daily,
         DailySeries,
         MemoryUsage,
         Overview,
         QueueOverview,
-        QueueStats,
         RedisInfo,
         Sample,
-        Throttled,
         Totals,
         TypeStats,
     )
+    from .problems import PROBLEM_KINDS, QUEUE_KINDS, SEVERITIES, Problem
+    from .progress import TaskProgress
+    from .queues import QueueStats, Throttled
     from .schedules import (
         EntryInfo,
         EntryState,
@@ -71,17 +70,17 @@ _HOMES = {
     "SEVERITIES": ".problems",
     "Problem": ".problems",
     "TaskProgress": ".progress",
-    "Daily": ".queues",
-    "DailySeries": ".queues",
-    "MemoryUsage": ".queues",
-    "Overview": ".queues",
-    "QueueOverview": ".queues",
+    "Daily": ".figures",
+    "DailySeries": ".figures",
+    "MemoryUsage": ".figures",
+    "Overview": ".figures",
+    "QueueOverview": ".figures",
     "QueueStats": ".queues",
-    "RedisInfo": ".queues",
-    "Sample": ".queues",
+    "RedisInfo": ".figures",
+    "Sample": ".figures",
     "Throttled": ".queues",
-    "Totals": ".queues",
-    "TypeStats": ".queues",
+    "Totals": ".figures",
+    "TypeStats": ".figures",
     "EntryInfo": ".schedules",
     "EntryState": ".schedules",
     "HistoryItem": ".schedules",

@@ -94,8 +94,11 @@ def test_reads_load_no_plugin(tmp_path: Path, redis_url: str, command: list[str]
     assert not _top(modules) & ({"pluggy", "croniter"} | HEAVY)
     assert not {m for m in modules if m.startswith(("bingo_plugin", "bingo_test"))}
     assert "bingo_core.broker.async_broker" not in modules
+    # redis-py's OpenTelemetry metrics (the SDK is installed with the test extra) are not
+    # loaded: no quick command turns them on.
+    assert not {m for m in modules if m.startswith("opentelemetry")}
     # The records of the other reads load with the first read that makes one.
-    other = {f"bingo_core.records.{m}" for m in ("schedules", "tasks", "problems")}
+    other = {f"bingo_core.records.{m}" for m in ("schedules", "tasks", "problems", "figures")}
     assert not modules & other, modules & other
     # Only the command's own module and parser: not the other commands'.
     assert not {m for m in modules if m.startswith("bingo_core.cli.")} - {
@@ -103,7 +106,7 @@ def test_reads_load_no_plugin(tmp_path: Path, redis_url: str, command: list[str]
         "bingo_core.cli.common",
         f"bingo_core.cli.{command[0]}",
     }
-    assert len(modules) < 480, len(modules)
+    assert len(modules) < 430, len(modules)
 
 
 def test_enqueue_imports_only_the_plugin_of_its_type(tmp_path: Path, redis_url: str) -> None:
@@ -125,7 +128,8 @@ def test_enqueue_imports_only_the_plugin_of_its_type(tmp_path: Path, redis_url: 
     # inspector, the rest of the read side or its records.
     read_side = {"bingo_core.inspector", "bingo_core.broker.reader", "bingo_core.records.queues"}
     assert not modules & read_side, modules & read_side
-    assert len(modules) < 520, len(modules)
+    assert not {m for m in modules if m.startswith("opentelemetry")}
+    assert len(modules) < 465, len(modules)
 
 
 def test_broken_plugins_read_the_same_with_and_without_the_cache(
@@ -225,3 +229,30 @@ def test_a_lasting_command_runs_with_the_collector(tmp_path: Path, redis_url: st
     base = ["--set", f"redis.url={redis_url}"]
     runs, enabled, _ = _gc(tmp_path, "given", *base, "tasks", "wait", "0" * 32, "--timeout", "0")
     assert runs > 0 and enabled
+
+
+QUICK_PROBE = """\
+import importlib, os, sys
+from bingo_core.cli.main import main
+code = main(sys.argv[1:])
+print(f"DURING {code} {'opentelemetry.sdk.metrics' in sys.modules}", file=sys.stderr)
+metrics = importlib.import_module("opentelemetry.sdk.metrics")
+print(f"AFTER {metrics.__name__} {os.environ.get('PYDANTIC_DISABLE_PLUGINS')}", file=sys.stderr)
+"""
+
+
+def test_a_quick_command_leaves_the_modules_it_refuses_importable(
+    tmp_path: Path, redis_url: str
+) -> None:
+    # It loaded redis-py but not the OpenTelemetry SDK's metrics; after it, they import
+    # and pydantic's plugins are on again (a program that called main goes on as before).
+    run = subprocess.run(
+        [sys.executable, "-c", QUICK_PROBE, "--set", f"redis.url={redis_url}", "stats"],
+        cwd=tmp_path,
+        env={k: v for k, v in _env(tmp_path / "cache").items() if not k.startswith("PYDANTIC_")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = [x for x in run.stderr.splitlines() if x.startswith(("DURING ", "AFTER "))]
+    assert lines == ["DURING 0 False", "AFTER opentelemetry.sdk.metrics None"], run
