@@ -66,11 +66,6 @@ COMMANDS = {
     "dashboard": "dashboard",
     "plugin": "plugin_new",
 }
-#: Modules a quick command never uses that redis-py imports when they are installed (for
-#: its OpenTelemetry metrics, which only a program that sets them up turns on): with the
-#: OpenTelemetry SDK installed, a tenth of a quick command's time. While one runs, an
-#: import of them fails as if they were not installed (see :func:`_quick`).
-UNUSED_BY_QUICK = ("opentelemetry.metrics", "opentelemetry.sdk.metrics")
 #: Pydantic's switch for its plugins (observers of validation, found by reading every
 #: installed distribution's entry points): a quick command runs without them.
 PYDANTIC_PLUGINS_ENV = "PYDANTIC_DISABLE_PLUGINS"
@@ -217,12 +212,8 @@ def _classify(exc: BaseException) -> tuple[int, str]:
 
 @contextlib.contextmanager
 def _quick() -> Iterator[None]:
-    """What a quick command runs in: the modules of :data:`UNUSED_BY_QUICK` that are not
-    loaded yet fail to import (their ``sys.modules`` entry is None) and pydantic loads no
-    plugin (unless :data:`PYDANTIC_PLUGINS_ENV` is set); both as before after it."""
-    refused = [name for name in UNUSED_BY_QUICK if name not in sys.modules]
-    for name in refused:
-        sys.modules[name] = None  # type: ignore[assignment]
+    """What a quick command runs in: pydantic loads no plugin (unless
+    :data:`PYDANTIC_PLUGINS_ENV` is set); as before after it."""
     plugins_set = PYDANTIC_PLUGINS_ENV in os.environ
     if not plugins_set:
         os.environ[PYDANTIC_PLUGINS_ENV] = "__all__"
@@ -231,9 +222,6 @@ def _quick() -> Iterator[None]:
     finally:
         if not plugins_set:
             os.environ.pop(PYDANTIC_PLUGINS_ENV, None)
-        for name in refused:
-            if name in sys.modules and sys.modules[name] is None:
-                del sys.modules[name]
 
 
 def _debug_logging() -> None:
