@@ -256,3 +256,15 @@ def seed_workflows(app: App, queue: str = "flows") -> dict[str, Any]:
         "completed": completed,
         "cancelled": cancelled,
     }
+
+
+def steady_box(locator: Any) -> Any:
+    """The element's box; asked again when a refresh replaced the element as it was
+    measured (the rows are rebuilt every second: the box of a detached one is None);
+    fails when it stays None."""
+    for _ in range(20):
+        box = locator.bounding_box()
+        if box is not None:
+            return box
+        time.sleep(0.05)
+    raise AssertionError(f"{locator} has no box (not shown) for a second")

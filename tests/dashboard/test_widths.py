@@ -28,7 +28,7 @@ from bingo_core.records.base import STATES
 from bingo_core.testing import drain
 
 from .conftest import ADMIN_KEY
-from .helpers import publish_entries, run_async, seed, seed_workflows
+from .helpers import publish_entries, run_async, seed, seed_workflows, steady_box
 from .test_browser import page, server
 
 pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
@@ -306,16 +306,6 @@ def measure(page: Any, name: str, shots: Path, found: dict[str, Any], logged_in:
         found[f"{name}@{width}"] = m
 
 
-def steady_box(locator: Any) -> Any:
-    """The element's box; asked again when a refresh replaced the element as it was
-    measured (the rows are rebuilt every second: the box of a detached one is None)."""
-    for _ in range(5):
-        box = locator.bounding_box()
-        if box is not None:
-            return box
-    return None
-
-
 def check_servers(page: Any, active: list[str], shots: Path) -> None:
     """One compact row per server with its name; the tasks it holds fold away, each id on
     a line of its own; a stopped server holds none."""
@@ -323,7 +313,7 @@ def check_servers(page: Any, active: list[str], shots: Path) -> None:
     rows = page.locator("tbody[data-rows=servers] > tr")
     assert rows.count() == 5
     for i in range(rows.count()):
-        assert rows.nth(i).bounding_box()["height"] < 80, rows.nth(i).inner_text()
+        assert steady_box(rows.nth(i))["height"] < 80, rows.nth(i).inner_text()
     text = page.locator("table.servers").inner_text()
     assert "billing-daemon-eu-west" in text and "ops-dashboard" in text
     assert f"{QUEUE} \u00d76, default \u00d73" in text and '{"' not in text
@@ -349,7 +339,7 @@ def check_schedules(page: Any) -> None:
     rows = page.locator("tbody[data-rows=entries] > tr")
     assert rows.count() == 4
     for i in range(rows.count()):
-        assert rows.nth(i).bounding_box()["height"] < 70, rows.nth(i).inner_text()
+        assert steady_box(rows.nth(i))["height"] < 70, rows.nth(i).inner_text()
 
 
 def test_every_page_fits_at_390_and_1440(

@@ -14,7 +14,7 @@ import pytest
 
 from bingo_core.app import App
 
-from .helpers import run_async, seed_workflows
+from .helpers import run_async, seed_workflows, steady_box
 from .test_browser import log_in, page, server, shot
 
 pytestmark = [pytest.mark.slow, pytest.mark.parallel_safe]
@@ -57,9 +57,9 @@ def test_a_workflow_as_a_tree_then_cancelled(page: Any, app: App, tmp_path: Path
     outer = tree.locator("> li > ol > li")
     assert outer.count() == 3
     # each level stands further right than the one holding it
-    x_first = outer.nth(0).locator(".wf-line").bounding_box()["x"]
-    x_member = members.nth(0).locator(".wf-line").bounding_box()["x"]
-    x_inner = members.nth(1).locator(".wf-step").first.locator(".wf-line").bounding_box()["x"]
+    x_first = steady_box(outer.nth(0).locator(".wf-line"))["x"]
+    x_member = steady_box(members.nth(0).locator(".wf-line"))["x"]
+    x_inner = steady_box(members.nth(1).locator(".wf-step").first.locator(".wf-line"))["x"]
     assert x_first < x_member < x_inner
     result = tree.locator(".wf-result").first
     assert result.is_visible() and result.get_attribute("title").startswith('{"rows":1234')
