@@ -72,6 +72,20 @@ class Parts:
         self._loads_settings = settings is None
 
     @classmethod
+    def for_client(
+        cls, settings: Settings | None, redis_url: str | None, registry: Registry | None
+    ) -> Self:
+        """The parts of a client made without an app: ``redis_url``, when given, in place
+        of the settings' ``redis.url``."""
+        if settings is not None and redis_url:
+            settings = settings.model_copy(deep=True)
+            settings.redis.url = redis_url
+            return cls(settings, registry=registry)
+        if settings is None and redis_url:
+            return cls(overrides={"redis.url": redis_url}, registry=registry)
+        return cls(settings, registry=registry)
+
+    @classmethod
     def from_args(cls, args: argparse.Namespace) -> Self:
         """The parts the command line asks for (``-c FILE``, ``--set``)."""
         return cls(config=args.config, overrides=getattr(args, "overrides", None), args=args)

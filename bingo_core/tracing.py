@@ -149,7 +149,7 @@ class Tracing:
 
     # -- scheduler ticks ------------------------------------------------------------------
     def tick_spans(self, ticks: Sequence[Any]) -> list[tuple[Span, dict[str, str]]]:
-        """A root span per tick (:class:`~bingo_core.client.Tick`), started, and the
+        """A root span per tick (:class:`~bingo_core.ticks.Tick`), started, and the
         headers that carry its context."""
         out = []
         root = otel_context.Context()
@@ -202,7 +202,7 @@ class Tracing:
         error: BaseException | None = None,
     ) -> None:
         """End the tick spans with what became of each tick (its
-        :class:`~bingo_core.client.TickResult`), or with the batch's error."""
+        :class:`~bingo_core.ticks.TickResult`), or with the batch's error."""
         for i, (span, _) in enumerate(spans):
             if results is not None:
                 r = results[i]

@@ -13,10 +13,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .broker.waits import AsyncWaits, Stand, Waits
 from .errors import TaskFailed, TaskNotFound, UsageError, WaitTimeout
+
+if TYPE_CHECKING:
+    from .broker import Broker
+    from .message import TaskInfo
 
 #: What ``tasks wait`` and the docs say about a task whose result is not kept.
 NOT_KEPT = (
@@ -123,3 +127,15 @@ async def wait_async(
             stand = after(got, await waits.begin(queue, task_id))
     except Ended as end:
         return end.result
+
+
+def find_task(broker: Broker, task_id: str, queue: str | None) -> TaskInfo:
+    """The task as stored now, in ``queue`` or the first queue that knows it (what
+    ``Client.info`` gives); :class:`TaskNotFound` when none does."""
+    reader = broker.reader
+    for q in [queue] if queue else reader.queues():
+        found = reader.get_task(q, task_id, missing_ok=True)
+        if found is not None:
+            return found
+    where = f"queue {queue!r}" if queue else "any queue"
+    raise TaskNotFound(f"no task {task_id!r} in {where} ({NOT_KEPT})")

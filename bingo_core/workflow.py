@@ -25,7 +25,7 @@ from .message import workflow_tail
 
 
 class TaskBuilder(Protocol):
-    """What compiling needs of ``client.TaskBuilder``."""
+    """What compiling needs of ``building.TaskBuilder``."""
 
     def template(
         self, task_type: str, options: Mapping[str, Any] | None = ..., *, where: str = ...

@@ -14,7 +14,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from .. import options as opts
-from ..client import TaskBuilder
+from ..building import TaskBuilder
 from ..errors import OptionError, UsageError
 from ..registry import CONFIG_SOURCE, WORKFLOW_TYPE, Registry, ScheduleEntry, TaskType
 from ..workflow import Flow, Step, first_step, flow_label

@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING, Any
 from ..broker import CONNECTION_ERRORS
 from ..broker.relays import deliver_async
 from ..broker.scripts import WORKFLOW_ID_HEAD
-from ..client import TaskBuilder, TickResult
+from ..building import TaskBuilder
 from ..errors import UsageError
 from ..loops import one_line, wait_until
+from ..ticks import TickResult
 from ..workflow import Compiled, Flow, Step, chain, compile_flow, group, step, workflow_calls
 
 if TYPE_CHECKING:

@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING
 
 from ..broker import CONNECTION_ERRORS
 from ..broker.schedstate import Published, Record, SchedState
-from ..client import Template, Tick, TickResult
+from ..building import Template
 from ..loops import Faults, Guard, cancel_and_wait, one_line, redis_outage
 from ..records import HistoryItem
 from ..registry import row_id_of
+from ..ticks import Tick, TickResult
 from .flows import start_tick_workflows
 from .leader import LeaderLease
 from .timing import Walk, describe, fingerprint, iso, next_fire, walk

@@ -17,7 +17,7 @@ from asynq_golden import case, dump_redis, dumps, normal, raw, runs, shape
 
 from bingo_core import AsyncClient, Client
 from bingo_core.asynq import AsynqMessage
-from bingo_core.client import Template, Tick, TickResult
+from bingo_core.building import Template
 from bingo_core.errors import (
     BulkEnqueueError,
     DuplicateTaskError,
@@ -26,6 +26,7 @@ from bingo_core.errors import (
     UniqueTaskError,
 )
 from bingo_core.registry import Registry, TaskRegister
+from bingo_core.ticks import Tick, TickResult
 
 MAIL = {"To": "a@b.c", "Subject": "Hi", "Content": "123456"}
 TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

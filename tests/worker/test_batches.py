@@ -19,11 +19,12 @@ from worker_helpers import Running
 import bingo_core as bingo
 from bingo_core import AsyncClient, Client
 from bingo_core.app import App
-from bingo_core.client import Template, Tick
+from bingo_core.building import Template
 from bingo_core.errors import OptionError, PayloadError, RegistrationError
 from bingo_core.plugins import PluginManager
 from bingo_core.registry import Registry, TaskRegister
 from bingo_core.testing import drain
+from bingo_core.ticks import Tick
 
 SEEN: list[tuple[str, str, list[int]]] = []
 LOCK = threading.Lock()

@@ -19,10 +19,12 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tracing_helpers import EXPORTER, named, spans
 
 import bingo_core as bingo
-from bingo_core.client import AsyncClient, Template, Tick
+from bingo_core.building import Template
+from bingo_core.client import AsyncClient
 from bingo_core.registry import ScheduleEntry
 from bingo_core.scheduler.flows import start_tick_workflows, tick_workflow_id
 from bingo_core.testing import drain
+from bingo_core.ticks import Tick
 
 
 async def ok_handler(ctx: bingo.TaskContext, payload: Any) -> str:
@@ -207,6 +209,7 @@ import trnone
 from bingo_core.app import App
 from bingo_core.config import load_settings
 from bingo_core.testing import drain
+from bingo_core.ticks import Tick
 
 app = App(load_settings(sys.argv[1], env={}), plugins=[trnone], entry_points=False)
 app.client.enqueue("tr:none", {"a": 1}, headers={"k": "v"})

@@ -21,8 +21,7 @@ import bingo_core as bingo
 from bingo_core import Client
 from bingo_core.app import App
 from bingo_core.broker.staging import sweep
-from bingo_core.client import _workflow_calls
-from bingo_core.workflow import compile_flow
+from bingo_core.workflow_enqueue import plan
 
 QUEUES = ("default", "red", "blue")
 
@@ -57,8 +56,9 @@ def wait_for(check: Any, timeout: float = 10.0) -> None:
 def test_parts_whose_home_never_came_are_swept_and_the_home_refused(
     client: Client, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
-    compiled = compile_flow(client.builder, flow(tmp_path / "out"), None, None, None)
-    calls = _workflow_calls(client.broker, compiled)
+    compiled, calls = plan(
+        client.builder, client.broker.q, flow(tmp_path / "out"), None, None, None
+    )
     assert [q for q, _ in calls] == ["default", "blue", "red"]  # the home (red) last
     for queue, call in calls[:-1]:  # the writer stops before the home's call
         assert client.broker.enqueue_workflow(queue, call)

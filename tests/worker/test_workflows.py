@@ -241,9 +241,7 @@ def test_a_taken_step_id_writes_nothing(client: Client) -> None:
 
     compiled = wfmod.compile_flow(client.builder, bingo.chain(job("c"), job("d")))
     compiled.steps[1].id = wf.task_ids[0]
-    from bingo_core.client import _workflow_calls  # lazy: the call builder under test
-
-    [(queue, call)] = _workflow_calls(client.broker, compiled)
+    [(queue, call)] = wfmod.workflow_calls(compiled, client.broker.q, time.time())
     assert not client.broker.enqueue_workflow(queue, call)
     assert keys(client) == before
     assert r.llen("bingo:{default}:pending") == 1
