@@ -199,6 +199,11 @@ def _calls(r: redis.Redis, command: str) -> int:
     return int(stats.get("calls", 0))
 
 
+def in_blpop(r: redis.Redis) -> list[Any]:
+    """The clients blocked in BLPOP now."""
+    return [c for c in r.client_list() if c["cmd"] == "blpop"]
+
+
 def test_100_waiters_block_in_redis_and_all_get_the_result(
     bingo_settings: Any, registry: Any, redis_client: redis.Redis
 ) -> None:
@@ -209,14 +214,16 @@ def test_100_waiters_block_in_redis_and_all_get_the_result(
             info = await client.enqueue("w:double", {"n": 50})
             tasks = [asyncio.create_task(client.wait(info.id, timeout=20)) for _ in range(100)]
             await asyncio.to_thread(until, lambda: waiters(redis_client, info.id) == 100)
+            # Each waiter opens its own connection first: on a loaded machine the last
+            # ones reach their BLPOP a while after they are counted.
+            await asyncio.to_thread(until, lambda: len(in_blpop(redis_client)) == 100, 15)
             await asyncio.sleep(0.2)
             before = {c: _calls(redis_client, c) for c in ("blpop", "evalsha")}
             await asyncio.sleep(1.0)
             after = {c: _calls(redis_client, c) for c in ("blpop", "evalsha")}
             assert after == before  # no command at all while they wait
             assert redis_client.client_list(_type="normal")
-            blocked = [c for c in redis_client.client_list() if c["cmd"] == "blpop"]
-            assert len(blocked) == 100
+            assert len(in_blpop(redis_client)) == 100
             worker_app = App(bingo_settings, registry=registry[0], manager=registry[1])
             running = await asyncio.to_thread(Running, worker_app)
             try:
