@@ -43,15 +43,24 @@ def test_servers_lists_live_dead_and_stopped(tmp_path: Path, redis_url: str) -> 
         dead.signal(signal.SIGKILL)
         assert stopped.stop() == 0
 
+        seen: list[dict[str, Any]] = []
+
         def settled() -> bool:
             by_name = {s.get("name"): s for s in _servers(live_cfg)}
+            seen[:] = [
+                {k: v.get(k) for k in ("status", "active_count", "pid")} | {"name": n}
+                for n, v in by_name.items()
+            ]
             return (
                 by_name.get("alpha", {}).get("active_count") == 1
                 and by_name.get("beta", {}).get("status") == "dead"
                 and by_name.get("gamma", {}).get("status") == "stopped"
             )
 
-        wait_until(settled, 20, "one live server with a task, one dead, one stopped")
+        try:
+            wait_until(settled, 30, "one live server with a task, one dead, one stopped")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; last seen: {seen}; alpha's log: {live.log}") from None
         table = cli(live_cfg, "servers")
         lines = table.stdout.splitlines()
         assert lines[0].split() == [
