@@ -338,10 +338,15 @@ class AsyncBroker(BrokerBase):
         pipe.set(self.keys.server(server_id), info, px=int(ttl * 1000))
         await pipe.execute()
 
-    async def remove_server(self, server_id: str) -> None:
+    async def remove_server(self, server_id: str, record: str | None = None) -> None:
+        """A worker's goodbye: its heartbeat goes, and its last record (JSON) is kept
+        among the servers seen, so it shows as stopped even when no sampler copied it
+        while it ran."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.zrem(self.keys.servers, server_id)
         pipe.delete(self.keys.server(server_id))
+        if record is not None:
+            pipe.hset(self.keys.servers_seen, server_id, record)
         await pipe.execute()
 
     async def is_done(self, queue: str, task_id: str) -> bool:

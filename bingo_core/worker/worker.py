@@ -264,7 +264,7 @@ class Worker:
             await self.asynq_recoverer.stop()
         await self.stats.stop()
         with contextlib.suppress(Exception):  # its record expires on its own
-            await self.broker.remove_server(self.id)
+            await self.broker.remove_server(self.id, self.status_json())
         self.runner.close()
         log.info("worker stopped: processed=%d failed=%d", self.processed, self.failed)
 
