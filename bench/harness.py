@@ -37,6 +37,7 @@ PEERS = Path(__file__).resolve().parent / "peers"
 sys.path.insert(0, str(PEERS))
 
 import common  # noqa: E402 - lives in bench/peers, put on sys.path just above
+from ceiling import CeilingAdapter  # noqa: E402 - bench/peers too
 
 #: name -> (module in bench/peers, adapter class)
 SYSTEMS: dict[str, tuple[str, str]] = {
@@ -312,3 +313,25 @@ class Run:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)  # children left behind (pool, horses)
         proc.wait()
+
+
+class Ceiling(Run):
+    """One run of the I/O body alone (``bench/peers/ceiling.py``): no enqueue, no probes;
+    the rate is read as a worker's is."""
+
+    def __init__(self, kind: str, cfg: Config, run_no: int) -> None:
+        super().__init__(f"ceiling-{kind}", cfg, run_no)
+        self.kind = kind
+
+    def _measure(self) -> Result:
+        cfg, res = self.cfg, Result()
+        self.redis.flushall()
+        self.adapter = CeilingAdapter(self.kind)
+        self._start_worker()
+        done = self._wait_list(common.DONE, "calling the body")
+        first = float(self.redis.get(common.FIRST) or 0)
+        count = int(self.redis.get(common.COUNT) or 0)
+        if count != cfg.n:
+            raise Failed(f"the body counted {count} calls, expected {cfg.n}")
+        res.process = cfg.n / (done - first)
+        return res

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import smoke
-from harness import SYSTEMS, Config, Failed, RedisServer, Result, Run
+from harness import SYSTEMS, Ceiling, Config, Failed, RedisServer, Result, Run
 
 PACKAGES = {
     "bingo": "bingo-scheduler",
@@ -52,6 +52,11 @@ IMPORTS = {
     "huey": ["huey"],
     "saq": ["saq"],
 }
+
+#: Systems whose handler is the asyncio body (``record_async``); the rest run ``record``.
+ASYNC_BODY = {"bingo", "arq", "taskiq", "saq"}
+#: With ``--body io``, the body alone is measured too (bench/peers/ceiling.py), each run.
+CEILINGS = ("ceiling-async", "ceiling-sync")
 
 SMOKE = {
     "n": 200,
@@ -187,6 +192,26 @@ def print_tables(
             print(f"{peer:<{width}}{cells}")
 
 
+def print_ceiling(systems: list[str], results: dict[str, list[Result]]) -> None:
+    """Each system's processing rate as a share of its body's rate with no system at all."""
+    rate = {c: median_of(results[c], lambda r: r.process) for c in CEILINGS if results[c]}
+    if not rate:
+        return
+    print()
+    print(
+        "the I/O body alone, no task system (bench/peers/ceiling.py): "
+        + ", ".join(f"{c.removeprefix('ceiling-')} {v:,.0f}/s" for c, v in rate.items())
+    )
+    print(f"{'system':<14}{'process/s':>12}  of its body")
+    for system in systems:
+        body = "ceiling-async" if system in ASYNC_BODY else "ceiling-sync"
+        if not results[system] or body not in rate:
+            continue
+        mine = median_of(results[system], lambda r: r.process)
+        share = f"{mine / rate[body]:>5.0%} ({body.removeprefix('ceiling-')})"
+        print(f"{system:<14}{mine:>12,.0f}  {share}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the bench; exit code 1 when every run of some system failed."""
     args = parse_args(argv)
@@ -218,20 +243,28 @@ def main(argv: list[str] | None = None) -> int:
     print(f"handler body: {args.body}")
     print("versions: " + ", ".join(f"{s} {version(s)}" for s in systems))
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
-    results: dict[str, list[Result]] = {s: [] for s in systems}
-    failures: dict[str, list[str]] = {s: [] for s in systems}
+    jobs = systems + (list(CEILINGS) if args.body == "io" else [])
+    results: dict[str, list[Result]] = {s: [] for s in jobs}
+    failures: dict[str, list[str]] = {s: [] for s in jobs}
     try:
         for run_no in range(1, args.runs + 1):
-            shift = (run_no - 1) % len(systems)
-            for system in systems[shift:] + systems[:shift]:
+            shift = (run_no - 1) % len(jobs)
+            for system in jobs[shift:] + jobs[:shift]:
                 print(f"run {run_no}/{args.runs} {system} ...", file=sys.stderr, flush=True)
                 try:
-                    res = Run(system, cfg, run_no).measure()
+                    if system in CEILINGS:
+                        kind = system.removeprefix("ceiling-")
+                        res = Ceiling(kind, cfg, run_no).measure()
+                    else:
+                        res = Run(system, cfg, run_no).measure()
                 except Failed as exc:
                     failures[system].append(str(exc))
                     print(f"  {system} failed: {exc}", file=sys.stderr, flush=True)
                     continue
                 results[system].append(res)
+                if system in CEILINGS:
+                    print(f"  {system}: {res.process:,.0f}/s", file=sys.stderr, flush=True)
+                    continue
                 print(
                     f"  {system}: enqueue {res.enqueue:,.0f}/s bulk {res.bulk:,.0f}/s "
                     f"process {res.process:,.0f}/s p50 {res.percentile(50):.2f} ms "
@@ -244,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print()
     print_tables(systems, results, failures, args.runs)
+    print_ceiling(systems, results)
     if args.keep_logs:
         print(f"\nworker logs: {logs}")
     else:

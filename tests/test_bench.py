@@ -79,6 +79,10 @@ def test_throughput_io_body(tmp_path: Path) -> None:
     row(out, r"^handler body: io$")
     for system in ("bingo", "bingo-sync"):
         row(out, rf"^{re.escape(system)}(\s+[\d,.]+){{6}}\s+1/1$")
+    # The body alone (no task system) is measured too, and each system's share of it.
+    row(out, r"^the I/O body alone, no task system .*: async [\d,]+/s, sync [\d,]+/s$")
+    row(out, r"^bingo\s+[\d,]+\s+\d+% \(async\)$")
+    row(out, r"^bingo-sync\s+[\d,]+\s+\d+% \(sync\)$")
 
 
 def test_cpu_cost(tmp_path: Path) -> None:
