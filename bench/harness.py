@@ -221,14 +221,7 @@ class Run:
         res.bulk = (cfg.n - single) / (t2 - t1)
 
         spawned = time.time()
-        self._start_worker()
-        done = self._wait_list(common.DONE, "draining the queue")
-        first = float(self.redis.get(common.FIRST) or 0)
-        count = int(self.redis.get(common.COUNT) or 0)
-        if count != cfg.n:
-            raise Failed(f"handlers counted {count} tasks, expected {cfg.n}")
-        res.process = cfg.n / (done - first)
-        res.startup = first - spawned
+        res.startup = self._process(res, "draining the queue") - spawned
 
         time.sleep(0.5)  # let the worker settle into its idle wait
         # Open loop: probes go out at random times, not each after the previous answer,
@@ -240,6 +233,18 @@ class Run:
         for _ in range(cfg.probes):
             res.latencies.append(self._wait_list(common.LATENCY, "collecting probes", 10.0))
         return res
+
+    def _process(self, res: Result, what: str) -> float:
+        """Start the worker, wait until the count reaches ``n`` and set ``res.process``;
+        returns the time the first task started."""
+        self._start_worker()
+        done = self._wait_list(common.DONE, what)
+        first = float(self.redis.get(common.FIRST) or 0)
+        count = int(self.redis.get(common.COUNT) or 0)
+        if count != self.cfg.n:
+            raise Failed(f"handlers counted {count} tasks, expected {self.cfg.n}")
+        res.process = self.cfg.n / (done - first)
+        return first
 
     def _start_worker(self) -> None:
         env = dict(os.environ)
@@ -324,14 +329,8 @@ class Ceiling(Run):
         self.kind = kind
 
     def _measure(self) -> Result:
-        cfg, res = self.cfg, Result()
+        res = Result()
         self.redis.flushall()
         self.adapter = CeilingAdapter(self.kind)
-        self._start_worker()
-        done = self._wait_list(common.DONE, "calling the body")
-        first = float(self.redis.get(common.FIRST) or 0)
-        count = int(self.redis.get(common.COUNT) or 0)
-        if count != cfg.n:
-            raise Failed(f"the body counted {count} calls, expected {cfg.n}")
-        res.process = cfg.n / (done - first)
+        self._process(res, "calling the body")
         return res

@@ -194,7 +194,7 @@ def print_tables(
 
 def print_ceiling(systems: list[str], results: dict[str, list[Result]]) -> None:
     """Each system's processing rate as a share of its body's rate with no system at all."""
-    rate = {c: median_of(results[c], lambda r: r.process) for c in CEILINGS if results[c]}
+    rate = {c: median_of(results[c], lambda r: r.process) for c in CEILINGS if results.get(c)}
     if not rate:
         return
     print()
