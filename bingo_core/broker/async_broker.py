@@ -19,6 +19,7 @@ from .asynq_ops import AsynqOps
 from .base import BrokerBase, _s
 from .cluster import NotifyWaiter
 from .connection import CONNECTION_ERRORS
+from .keys import SEEN_KEEP, SEEN_TTL
 from .redis_clock import RedisClock
 from .scripts import AckItem, AsynqPrepared, Call, EnqueueCode, Prepared
 
@@ -332,16 +333,21 @@ class AsyncBroker(BrokerBase):
         return bool(await self.run(scripts.progress(self.q(queue), task_id, worker, text)))
 
     async def heartbeat(self, server_id: str, info: str, ttl: float) -> None:
+        """A worker's beat: its expiry among the live servers, its record (JSON) for
+        ``ttl`` s, and the same record among the servers seen, so a worker killed before
+        any sampler noticed it still shows, by name, as dead."""
         now = time.time()
         pipe = self.redis.pipeline(transaction=False)
         pipe.zadd(self.keys.servers, {server_id: now + ttl})
         pipe.set(self.keys.server(server_id), info, px=int(ttl * 1000))
+        pipe.hset(self.keys.servers_seen, server_id, info)
+        pipe.expire(self.keys.servers_seen, SEEN_TTL)
         await pipe.execute()
 
     async def remove_server(self, server_id: str, record: str | None = None) -> None:
-        """A worker's goodbye: its heartbeat goes, and its last record (JSON) is kept
-        among the servers seen, so it shows as stopped even when no sampler copied it
-        while it ran."""
+        """A worker's goodbye: its heartbeat goes, and its last record (JSON, holding
+        no task) replaces the last beat's among the servers seen, so it shows as
+        stopped."""
         pipe = self.redis.pipeline(transaction=False)
         pipe.zrem(self.keys.servers, server_id)
         pipe.delete(self.keys.server(server_id))
@@ -386,18 +392,10 @@ class AsyncBroker(BrokerBase):
         value = await self.run(scripts.leader_seen(self.keys.scheduler, now))
         return None if not value else _s(value)
 
-    async def keep_servers(self, now: float, keep: float, own: dict[str, str]) -> None:
-        """Copy the live servers' heartbeat records (and ``own``: id -> JSON record of
-        this process) into the kept records, and drop those older than ``keep`` s."""
-        live = await self.redis.zrangebyscore(self.keys.servers, now, "+inf")
-        copies: dict[str, str] = dict(own)
-        if live:
-            pipe = self.redis.pipeline(transaction=False)  # a cluster pipeline splits MGET
-            pipe.mget([self.keys.server(_s(i)) for i in live])
-            (records,) = await pipe.execute()
-            for server_id, record in zip(live, records, strict=True):
-                if record:
-                    copies[_s(server_id)] = _s(record)
+    async def keep_servers(self, now: float, own: dict[str, str]) -> None:
+        """Keep ``own`` (id -> JSON record of this process, which runs no worker) among
+        the servers seen, and drop the records older than :data:`SEEN_KEEP` s (workers
+        keep their own with each heartbeat)."""
         kept = await self.redis.hgetall(self.keys.servers_seen)
         stale = []
         for server_id, record in kept.items():
@@ -405,14 +403,14 @@ class AsyncBroker(BrokerBase):
                 at = float(json.loads(record).get("at") or 0)
             except (ValueError, TypeError, AttributeError):
                 at = 0.0
-            if at < now - keep and _s(server_id) not in copies:
+            if at < now - SEEN_KEEP and _s(server_id) not in own:
                 stale.append(server_id)
         pipe = self.redis.pipeline(transaction=False)
-        if copies:
-            pipe.hset(self.keys.servers_seen, mapping=copies)
+        if own:
+            pipe.hset(self.keys.servers_seen, mapping=own)
         if stale:
             pipe.hdel(self.keys.servers_seen, *stale)
-        pipe.expire(self.keys.servers_seen, int(keep * 2) + 60)
+        pipe.expire(self.keys.servers_seen, SEEN_TTL)
         await pipe.execute()
 
     async def cancel_requests(self, held: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -11,6 +11,11 @@ import hashlib
 from dataclasses import dataclass
 from functools import cached_property
 
+#: How long a server's last record stays among the servers seen after its last beat (s).
+SEEN_KEEP = 3600.0
+#: The servers-seen hash's own expiry, refreshed by every write: twice the keep, a minute more.
+SEEN_TTL = int(SEEN_KEEP * 2) + 60
+
 
 @dataclass(frozen=True)
 class QueueKeys:

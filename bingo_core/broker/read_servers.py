@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from ..records import ActiveTask, ServerInfo
+from .keys import SEEN_KEEP
 from .read_base import ReadBase, json_object, text
 
 
@@ -30,7 +31,7 @@ class ServerReads(ReadBase):
                 out.append(decode_server(data, str(data.get("id", ""))))
         return out
 
-    def server_records(self, keep: float = 3600.0, limit: int = 1000) -> list[ServerInfo]:
+    def server_records(self, keep: float = SEEN_KEEP, limit: int = 1000) -> list[ServerInfo]:
         """Every server with a heartbeat in the last ``keep`` seconds, live or not, with
         its ``status`` (``live``; ``dead`` when its heartbeat stopped; ``stopped`` when it
         said goodbye) and ``expires`` (its heartbeat's expiry, epoch s)."""

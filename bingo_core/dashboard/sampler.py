@@ -1,7 +1,8 @@
 """The sampler: every 10 s, one sample of every queue's sizes in Redis (the dashboard's
-last-hour chart, so no Prometheus is needed), the leader's "since", and copies of the
-servers' heartbeat records, kept a while after they stop so the dashboard can show them
-as dead. Every daemon runs one; Redis keeps one sample per interval however many write.
+last-hour chart, so no Prometheus is needed), the leader's "since", the record of a process
+that runs no worker (workers keep their own with each heartbeat), and the dropping of
+server records older than an hour. Every daemon runs one; Redis keeps one sample per
+interval however many write.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ log = logging.getLogger("bingo.dashboard")
 INTERVAL = 10.0
 #: Samples kept: one hour.
 KEEP = 360
-#: How long a stopped server's last record is kept (seconds).
-SERVER_KEEP = 3600.0
 
 
 class Sampler:
@@ -95,7 +94,7 @@ class Sampler:
                     "expires": now + 3 * self.interval,
                 }
             )
-        await self.broker.keep_servers(now, SERVER_KEEP, own)
+        await self.broker.keep_servers(now, own)
         self.samples += wrote
         return wrote
 

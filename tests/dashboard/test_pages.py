@@ -258,10 +258,7 @@ def test_schedules_are_paged_and_filtered(app: App, admin: Any) -> None:
 
 def test_servers_page_marks_dead_servers(app: App, admin: Any) -> None:
     heartbeat(app, "host-a:1:aa")
-    heartbeat(app, "host-b:2:bb", ttl=0.05)
-    from .helpers import asyncio_run_sampler
-
-    asyncio_run_sampler(app)  # keeps a copy of each live record
+    heartbeat(app, "host-b:2:bb", ttl=0.05)  # each beat keeps its record among those seen
     time.sleep(0.1)
     data = admin.get("/queue/api/servers").json()
     status = {s["id"]: s["status"] for s in data["servers"]}
@@ -274,9 +271,8 @@ def test_servers_page_names_servers_and_a_stopped_one_holds_no_task(app: App, ad
     held = [{"id": "t-1", "queue": "default", "type": "demo:greet"}]
     heartbeat(app, "host-a:1:aa", name="billing", active=held, active_count=1)
     heartbeat(app, "host-c:3:cc", name="old", active=held, active_count=1)
-    from .helpers import asyncio_run_sampler, remove_server
+    from .helpers import remove_server
 
-    asyncio_run_sampler(app)  # keeps a copy of each live record
     remove_server(app, "host-c:3:cc")  # a clean stop
     servers = {s["id"]: s for s in admin.get("/queue/api/servers").json()["servers"]}
     stopped = servers["host-c:3:cc"]
