@@ -156,9 +156,32 @@ def test_results_are_bounded_and_expire_with_the_retention(
         assert len(warned) == 2
         assert big.id in warned[0] and "maxResultSize" in warned[0]
         assert odd.id in warned[1] and "not JSON-serialisable" in warned[1]
-        # The retention (2 s) runs out: the janitor deletes the task and its result.
+        # The retention (2 s) runs out: a worker's janitor deletes the task and its result.
         time.sleep(2.2)
-        asyncio.run(drain(app.settings, app.registry, app.manager))
+
+        async def until_deleted() -> None:
+            worker = Worker(app)
+            stop = asyncio.Event()
+            runner = asyncio.create_task(worker.run(stop))
+
+            def kept() -> bool:
+                try:
+                    app.inspector.find(fine.id)
+                except bingo.TaskNotFound:
+                    return False
+                return True
+
+            try:
+                deadline = time.monotonic() + 10
+                while await asyncio.to_thread(kept):
+                    assert time.monotonic() < deadline, "not deleted within 10 s"
+                    await asyncio.sleep(0.05)
+            finally:
+                stop.set()
+                await runner
+                await app.aclose()
+
+        asyncio.run(until_deleted())
         with pytest.raises(bingo.TaskNotFound, match="retention"):
             app.inspector.find(fine.id)
     finally:
