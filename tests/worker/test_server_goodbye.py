@@ -16,12 +16,16 @@ from bingo_core.app import App
 from bingo_core.config import load_settings
 
 
+def _app(tmp_path: Path, redis_url: str) -> App:
+    cfg = tmp_path / "bingo.yaml"
+    cfg.write_text(f"server: {{name: brief}}\nredis: {{url: '{redis_url}'}}\n")
+    return App(load_settings(cfg, env={}))
+
+
 def test_a_stopped_worker_shows_as_stopped_without_a_sampler(
     tmp_path: Path, redis_url: str
 ) -> None:
-    cfg = tmp_path / "bingo.yaml"
-    cfg.write_text(f"server: {{name: brief}}\nredis: {{url: '{redis_url}'}}\n")
-    app = App(load_settings(cfg, env={}))
+    app = _app(tmp_path, redis_url)
     try:
         running = Running(app)
         running.stop()
@@ -34,9 +38,7 @@ def test_a_stopped_worker_shows_as_stopped_without_a_sampler(
 def test_a_worker_that_dies_between_samples_shows_as_dead_by_name(
     tmp_path: Path, redis_url: str
 ) -> None:
-    cfg = tmp_path / "bingo.yaml"
-    cfg.write_text(f"redis: {{url: '{redis_url}'}}\n")
-    app = App(load_settings(cfg, env={}))
+    app = _app(tmp_path, redis_url)
     record = {"id": "host-k:7:kk", "name": "killed", "pid": 7, "active_count": 2}
 
     async def beat_once() -> None:  # its last beat, then nothing: no goodbye, no sampler
